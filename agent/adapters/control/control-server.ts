@@ -1,0 +1,64 @@
+import { mkdir, rm } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
+import { createInterface } from "node:readline";
+import type { Logger } from "pino";
+import { type ControlCommand, type ControlResponse, isControlCommand } from "./control-protocol.js";
+
+/** What a command does; returns whether the session accepted it and the session afterwards. */
+export type ControlHandler = (command: ControlCommand) => Extract<ControlResponse, { ok: true }>;
+
+/**
+ * A Unix socket for `spoke session …`: the local stand-in for the physical button, and how scripts and
+ * technicians drive the running agent. Only local users with access to the socket file can use it.
+ */
+export class ControlServer {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly handle: ControlHandler,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await mkdir(dirname(this.socketPath), { recursive: true });
+    // A socket file left by a previous run that was killed would make listen() fail with EADDRINUSE.
+    await rm(this.socketPath, { force: true });
+    const server = createServer((socket) => this.serve(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.socketPath, () => resolve());
+    });
+    this.log.info({ socket: this.socketPath }, "control socket listening");
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
+
+  private serve(socket: Socket): void {
+    socket.on("error", () => socket.destroy());
+    const lines = createInterface({ input: socket });
+    lines.on("line", (line) => socket.write(`${JSON.stringify(this.answer(line))}\n`));
+  }
+
+  private answer(line: string): ControlResponse {
+    let command: unknown;
+    try {
+      command = (JSON.parse(line) as { command?: unknown }).command;
+    } catch {
+      return badRequest("request is not JSON");
+    }
+    if (!isControlCommand(command)) return badRequest(`unknown command ${JSON.stringify(command)}`);
+    return this.handle(command);
+  }
+}
+
+function badRequest(message: string): ControlResponse {
+  return { ok: false, error: { code: "SPOKE_CONTROL_BAD_REQUEST", message } };
+}

@@ -1,0 +1,95 @@
+import type { Logger } from "pino";
+import type { FeedConfig } from "../../config/schema.js";
+import type { SpokeError } from "../../core/errors.js";
+import { type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
+import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
+import { buildFeedPipeline } from "../../../pipelines/feed-pipeline.js";
+import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
+
+/**
+ * Keeps one feed's worker running for the length of a session: the first start must succeed (or the
+ * session start fails); after that a dead or stalled worker is reported and restarted with backoff.
+ */
+export class FeedRunner implements MediaFeed {
+  private worker: FeedWorkerProcess | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly status: FeedStatus;
+
+  constructor(
+    private readonly feed: FeedConfig,
+    private readonly timings: WorkerTimings,
+    private readonly events: MediaFeedEvents,
+    private readonly log: Logger,
+  ) {
+    this.status = { id: feed.id, state: "stopped", restarts: 0, packetsForwarded: 0, bytesForwarded: 0 };
+  }
+
+  snapshot(): FeedStatus {
+    return { ...this.status };
+  }
+
+  get workerPid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  async start(): Promise<void> {
+    this.setState("starting");
+    await this.launch();
+  }
+
+  requestKeyframe(): void {
+    this.worker?.requestKeyframe();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.worker?.stop();
+    this.worker = undefined;
+    this.setState("stopped");
+  }
+
+  private async launch(): Promise<void> {
+    const worker = new FeedWorkerProcess(this.feed.id, this.timings, this.log);
+    this.worker = worker;
+    await worker.start((port) => buildFeedPipeline(this.feed, port), {
+      onRtp: (packet) => {
+        this.status.packetsForwarded += 1;
+        this.status.bytesForwarded += packet.length;
+        this.events.onPacket(packet);
+      },
+      onFailure: (error) => this.onWorkerFailure(error),
+    });
+    if (this.stopped) {
+      await worker.stop();
+      return;
+    }
+    this.log.info({ pid: worker.pid }, "feed worker running");
+    this.setState("running");
+  }
+
+  private onWorkerFailure(error: SpokeError): void {
+    this.status.lastError = error.toInfo();
+    this.status.restarts += 1;
+    const delay = restartDelayMs(this.status.restarts);
+    this.log.warn({ err: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");
+    this.setState("restarting");
+    this.events.onFailure(error);
+    this.restartTimer = setTimeout(() => this.restart(), delay);
+  }
+
+  private restart(): void {
+    if (this.stopped) return;
+    this.launch().then(
+      () => this.events.onRestarted(),
+      (error: SpokeError) => this.onWorkerFailure(error),
+    );
+  }
+
+  private setState(state: FeedStatus["state"]): void {
+    if (this.status.state === state) return;
+    this.status.state = state;
+    this.events.onStateChange(this.snapshot());
+  }
+}

@@ -1,0 +1,175 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { createSocket, type Socket } from "node:dgram";
+import type { Logger } from "pino";
+import { type ErrorInfo, SpokeError } from "../../core/errors.js";
+import type { FeedPipeline } from "../../../pipelines/feed-pipeline.js";
+import { workerEntry } from "./worker-entry.js";
+import type { FromWorker, ToWorker } from "./worker-protocol.js";
+
+export interface WorkerTimings {
+  /** How long the first RTP packet may take after the fork. */
+  startTimeoutMs: number;
+  /** No RTP for this long while running means the pipeline is stuck. */
+  stallTimeoutMs: number;
+  /** How long a worker gets to exit after `stop` before SIGKILL. */
+  stopGraceMs: number;
+}
+
+export const DEFAULT_WORKER_TIMINGS: WorkerTimings = {
+  startTimeoutMs: 10_000,
+  stallTimeoutMs: 3_000,
+  stopGraceMs: 2_000,
+};
+
+export interface WorkerHandlers {
+  onRtp(packet: Buffer): void;
+  /** Called at most once, when a running worker dies or stalls (not after `stop`). */
+  onFailure(error: SpokeError): void;
+}
+
+/**
+ * One feed worker process, from fork to exit. Owns the loopback UDP socket the worker sends RTP to, so
+ * the port is bound before the pipeline starts and cannot be taken by anything else.
+ */
+export class FeedWorkerProcess {
+  private child: ChildProcess | undefined;
+  private socket: Socket | undefined;
+  private lastRtpAt = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private ended = false;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly feedId: string,
+    private readonly timings: WorkerTimings,
+    private readonly log: Logger,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Forks the worker and resolves once its first RTP packet arrives. */
+  async start(buildPipeline: (rtpPort: number) => FeedPipeline, handlers: WorkerHandlers): Promise<void> {
+    const socket = createSocket("udp4");
+    this.socket = socket;
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+    const pipeline = buildPipeline(socket.address().port);
+    const firstPacket = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(this.startError("SPOKE_FEED_START_TIMEOUT", "no video from the pipeline"));
+      }, this.timings.startTimeoutMs);
+      socket.once("message", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.startChild(pipeline, reject);
+    });
+    socket.on("message", (packet) => {
+      this.lastRtpAt = Date.now();
+      handlers.onRtp(packet);
+    });
+    try {
+      await firstPacket;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    this.child?.on("exit", (code, signal) => this.failed(handlers, exitError(code, signal)));
+    this.child?.on("message", (message: FromWorker) => {
+      if (message.type === "error") this.failed(handlers, fromInfo(message.error));
+    });
+    this.armWatchdog(handlers);
+  }
+
+  requestKeyframe(): void {
+    this.sendToWorker({ type: "keyframe" });
+  }
+
+  setBitrate(kbps: number): void {
+    this.sendToWorker({ type: "bitrate", kbps });
+  }
+
+  /** Stops the worker: asks nicely, then SIGKILL after the grace period. Idempotent. */
+  async stop(): Promise<void> {
+    this.ended = true;
+    clearInterval(this.watchdog);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      this.sendToWorker({ type: "stop" });
+      const kill = setTimeout(() => child.kill("SIGKILL"), this.timings.stopGraceMs);
+      await this.exited;
+      clearTimeout(kill);
+    }
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  private startChild(pipeline: FeedPipeline, reject: (error: SpokeError) => void): void {
+    const entry = workerEntry();
+    const child = fork(entry.modulePath, [this.feedId], {
+      execArgv: entry.execArgv,
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+      serialization: "json",
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    const stderr = collectTail(child);
+    child.on("message", (message: FromWorker) => {
+      if (message.type === "error") reject(fromInfo(message.error));
+    });
+    child.once("exit", (code, signal) => {
+      const tail = stderr();
+      if (tail) this.log.warn({ feed: this.feedId, stderr: tail }, "feed worker wrote to stderr");
+      reject(exitError(code, signal));
+    });
+    const start: ToWorker = { type: "start", launch: pipeline.launch };
+    if (pipeline.sourceDevice !== undefined) start.sourceDevice = pipeline.sourceDevice;
+    child.send(start);
+  }
+
+  private armWatchdog(handlers: WorkerHandlers): void {
+    const period = Math.max(100, Math.floor(this.timings.stallTimeoutMs / 3));
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastRtpAt > this.timings.stallTimeoutMs) {
+        this.failed(handlers, new SpokeError("SPOKE_FEED_STALLED", `feed ${this.feedId}: no video for ${this.timings.stallTimeoutMs} ms`));
+      }
+    }, period);
+  }
+
+  private failed(handlers: WorkerHandlers, error: SpokeError): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.watchdog);
+    this.child?.kill("SIGKILL");
+    this.socket?.close();
+    this.socket = undefined;
+    handlers.onFailure(error);
+  }
+
+  private sendToWorker(message: ToWorker): void {
+    if (this.child?.connected) this.child.send(message);
+  }
+
+  private startError(code: "SPOKE_FEED_START_TIMEOUT", what: string): SpokeError {
+    return new SpokeError(code, `feed ${this.feedId}: ${what} within ${this.timings.startTimeoutMs} ms`);
+  }
+}
+
+function fromInfo(info: ErrorInfo): SpokeError {
+  return new SpokeError(info.code, info.message);
+}
+
+function exitError(code: number | null, signal: NodeJS.Signals | null): SpokeError {
+  const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+  return new SpokeError("SPOKE_FEED_WORKER_EXITED", `feed worker ${how}`, { context: { code, signal } });
+}
+
+/** Keeps the last few KiB of the worker's stderr for the error report. */
+function collectTail(child: ChildProcess, limit = 4096): () => string {
+  let tail = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    tail = (tail + chunk.toString("utf8")).slice(-limit);
+  });
+  return () => tail.trim();
+}

@@ -1,0 +1,97 @@
+/**
+ * Entry point of a feed worker process: runs one GStreamer pipeline that sends RTP to the agent over
+ * loopback UDP, so that a crash in a driver or encoder takes down only this process. The agent
+ * supervises it (start timeout, no-RTP watchdog, SIGKILL after a grace period) because
+ * gstreamer-superficial can swallow errors and hang on exit.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { ErrorInfo } from "../../core/errors.js";
+import { ENCODER_NAME, PAYLOADER_NAME } from "../../../pipelines/feed-pipeline.js";
+import type { FromWorker, ToWorker } from "./worker-protocol.js";
+
+interface GstElement {
+  [property: string]: unknown;
+}
+interface GstPipeline {
+  play(): void;
+  stop(): void;
+  forceKeyUnit(elementName: string, count: number): boolean;
+  findChild(name: string): GstElement | null;
+  pollBus(callback: (message: Record<string, unknown>) => void): void;
+}
+interface GstModule {
+  Pipeline: new (launch: string) => GstPipeline;
+}
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+function fail(error: ErrorInfo, exitCode: number): void {
+  send({ type: "error", error });
+  // The exit may hang inside GStreamer; the agent kills us after its grace period if so.
+  process.disconnect?.();
+  process.exitCode = exitCode;
+  setImmediate(() => process.exit(exitCode));
+}
+
+function onBusMessage(message: Record<string, unknown>): void {
+  if (message.type === "error") {
+    const element = String(message._src_element_name ?? "pipeline");
+    fail({ code: "SPOKE_FEED_PIPELINE_ERROR", message: `${element}: ${String(message.message)}` }, 3);
+  } else if (message.type === "eos") {
+    send({ type: "eos" });
+  } else if (message.type === "state-changed" && message._src_element_name === "pipeline0") {
+    if (message["new-state"] === "playing" || message["new-state"] === 4) send({ type: "playing" });
+  }
+}
+
+function start(gst: GstModule, launch: string, sourceDevice: string | undefined): GstPipeline | undefined {
+  if (sourceDevice !== undefined && !existsSync(sourceDevice)) {
+    fail({ code: "SPOKE_FEED_SOURCE_MISSING", message: `capture device ${sourceDevice} does not exist` }, 2);
+    return undefined;
+  }
+  let pipeline: GstPipeline;
+  try {
+    pipeline = new gst.Pipeline(launch);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    fail({ code: "SPOKE_FEED_PIPELINE_INVALID", message: `GStreamer rejected the pipeline: ${detail}` }, 2);
+    return undefined;
+  }
+  pipeline.pollBus(onBusMessage);
+  pipeline.play();
+  return pipeline;
+}
+
+function main(): void {
+  // Loaded here, not at import time, so that importing this module has no side effects.
+  const gst = createRequire(import.meta.url)("gstreamer-superficial") as GstModule;
+  let pipeline: GstPipeline | undefined;
+  const stop = (): void => {
+    pipeline?.stop();
+    process.exit(0);
+  };
+  process.on("disconnect", stop);
+  process.on("message", (message: ToWorker) => {
+    switch (message.type) {
+      case "start":
+        pipeline ??= start(gst, message.launch, message.sourceDevice);
+        break;
+      case "keyframe":
+        pipeline?.forceKeyUnit(PAYLOADER_NAME, 1);
+        break;
+      case "bitrate": {
+        const encoder = pipeline?.findChild(ENCODER_NAME);
+        if (encoder) encoder.bitrate = message.kbps;
+        break;
+      }
+      case "stop":
+        stop();
+        break;
+    }
+  });
+}
+
+main();

@@ -1,0 +1,48 @@
+import type { FeedConfig } from "../config/schema.js";
+import type { SpokeError } from "../core/errors.js";
+import type { FeedStatus } from "../core/feed-status.js";
+import type { SystemSnapshot } from "../core/health.js";
+
+/** The edges the application talks to; adapters implement them, tests may swap them. */
+
+export interface MediaFeedEvents {
+  onPacket(packet: Buffer): void;
+  onStateChange(status: FeedStatus): void;
+  /** A running feed failed; it is being restarted. */
+  onFailure(error: SpokeError): void;
+  /** The feed runs again after a failure (a new encoder: new RTP sequence). */
+  onRestarted(): void;
+}
+
+export interface MediaFeed {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  requestKeyframe(): void;
+  snapshot(): FeedStatus;
+}
+
+export type MediaFeedFactory = (feed: FeedConfig, events: MediaFeedEvents) => MediaFeed;
+
+export interface PublisherEvents {
+  /** The hub asked for a keyframe (RTCP PLI). */
+  onKeyframeRequest(): void;
+  /** ICE or DTLS failed after the connection was up. */
+  onConnectionLost(error: SpokeError): void;
+}
+
+/** One WebRTC publication of one feed to one WHIP endpoint. */
+export interface Publisher {
+  /** Offers, posts to the WHIP endpoint and waits until media can flow. */
+  connect(): Promise<void>;
+  writeRtp(packet: Buffer): void;
+  /** Keeps RTP sequence numbers and timestamps continuous across an encoder restart. */
+  markDiscontinuity(): void;
+  /** Ends the publication (WHIP DELETE, close the peer). Idempotent. */
+  close(): Promise<void>;
+}
+
+export type PublisherFactory = (feed: FeedConfig, events: PublisherEvents) => Publisher;
+
+export interface SystemProbe {
+  snapshot(): Promise<SystemSnapshot>;
+}

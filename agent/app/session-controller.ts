@@ -1,0 +1,126 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { FeedConfig } from "../config/schema.js";
+import { type ErrorInfo, type SpokeError, toSpokeError } from "../core/errors.js";
+import type { FeedStatus } from "../core/feed-status.js";
+import { type SessionReport, sessionReport } from "../core/health.js";
+import { type SessionInput, type SessionState, transition } from "../core/session-machine.js";
+import type { MediaFeed, MediaFeedFactory, Publisher, PublisherFactory } from "./ports.js";
+
+export interface SessionObserver {
+  sessionChanged(report: SessionReport): void;
+  feedChanged(status: FeedStatus): void;
+  feedFailed(feedId: string, error: ErrorInfo): void;
+}
+
+/** The media of one session: a feed and its publication per configured feed. */
+interface Publication {
+  feed: MediaFeed;
+  publisher: Publisher;
+}
+
+/**
+ * Runs the session state machine and executes its effects. A session has exactly one teardown path
+ * (`teardown`), taken on a stop request, a failed start and a lost connection alike.
+ */
+export class SessionController {
+  private state: SessionState = { kind: "idle" };
+  private since = new Date();
+  private publications: Publication[] = [];
+  private teardownDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly feeds: readonly FeedConfig[],
+    private readonly createFeed: MediaFeedFactory,
+    private readonly createPublisher: PublisherFactory,
+    private readonly observer: SessionObserver,
+    private readonly log: Logger,
+  ) {}
+
+  report(): SessionReport {
+    return sessionReport(this.state, this.since);
+  }
+
+  feedStatuses(): FeedStatus[] {
+    if (this.publications.length > 0) return this.publications.map((p) => p.feed.snapshot());
+    return this.feeds.map((feed) => ({ id: feed.id, state: "stopped", restarts: 0, packetsForwarded: 0, bytesForwarded: 0 }));
+  }
+
+  /** Feeds an input to the machine; returns false when the input does not apply in the current state. */
+  dispatch(input: SessionInput): boolean {
+    const next = transition(this.state, input);
+    if (!next) {
+      this.log.debug({ state: this.state.kind, input: input.type }, "session input ignored");
+      return false;
+    }
+    this.log.info({ from: this.state.kind, to: next.state.kind, input: input.type }, "session state");
+    this.state = next.state;
+    this.since = new Date();
+    this.observer.sessionChanged(this.report());
+    if (next.effect?.type === "startSession") this.startSession();
+    if (next.effect?.type === "stopSession") this.teardown();
+    return true;
+  }
+
+  /** Stops any session and waits until its media is released (agent shutdown). */
+  async shutdown(): Promise<void> {
+    this.dispatch({ type: "stopRequested" });
+    await this.teardownDone;
+  }
+
+  private startSession(): void {
+    const sessionLog = this.log.child({ session: randomUUID().slice(0, 8) });
+    this.publications = this.feeds.map((feed) => this.createPublication(feed, sessionLog));
+    const current = this.publications;
+    Promise.all(current.map((publication) => this.startPublication(publication))).then(
+      () => {
+        if (this.publications === current) this.dispatch({ type: "published" });
+      },
+      (error: unknown) => {
+        if (this.publications === current) this.dispatch({ type: "publishFailed", error: toSpokeError(error).toInfo() });
+      },
+    );
+  }
+
+  private createPublication(feed: FeedConfig, log: Logger): Publication {
+    const publication = {} as Publication;
+    publication.feed = this.createFeed(feed, {
+      onPacket: (packet) => publication.publisher.writeRtp(packet),
+      onStateChange: (status) => this.observer.feedChanged(status),
+      onFailure: (error) => this.observer.feedFailed(feed.id, error.toInfo()),
+      onRestarted: () => publication.publisher.markDiscontinuity(),
+    });
+    publication.publisher = this.createPublisher(feed, {
+      onKeyframeRequest: () => publication.feed.requestKeyframe(),
+      onConnectionLost: (error: SpokeError) => {
+        log.warn({ feed: feed.id, err: error.toInfo() }, "connection to the hub lost");
+        this.dispatch({ type: "connectionLost", error: error.toInfo() });
+      },
+    });
+    return publication;
+  }
+
+  private async startPublication({ feed, publisher }: Publication): Promise<void> {
+    await feed.start();
+    await publisher.connect();
+    // The hub needs a keyframe to show anything; do not wait for the next periodic one.
+    feed.requestKeyframe();
+  }
+
+  private teardown(): void {
+    this.teardownDone = this.releasePublications(this.publications).then(() => {
+      this.publications = [];
+      this.dispatch({ type: "stopped" });
+    });
+  }
+
+  /** Releases every resource of a session; a step that fails is logged and the others still run. */
+  private async releasePublications(ending: readonly Publication[]): Promise<void> {
+    const steps = ending.flatMap(({ feed, publisher }) => [publisher.close(), feed.stop()]);
+    for (const result of await Promise.allSettled(steps)) {
+      if (result.status === "rejected") {
+        this.log.error({ err: toSpokeError(result.reason).toInfo() }, "session teardown step failed");
+      }
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import type { Logger } from "pino";
+import { ControlServer } from "./adapters/control/control-server.js";
+import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
+import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
+import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer/feed-worker-process.js";
+import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
+import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
+import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
+import { FleetReporter } from "./app/fleet-reporter.js";
+import { SessionController } from "./app/session-controller.js";
+import type { SpokeConfig } from "./config/schema.js";
+import type { ControlCommand } from "./adapters/control/control-protocol.js";
+import { assertNever } from "./core/errors.js";
+import type { SessionInput } from "./core/session-machine.js";
+import { agentVersion } from "./version.js";
+
+export interface AgentOptions {
+  log: Logger;
+  workerTimings?: WorkerTimings;
+}
+
+export interface RunningAgent {
+  session: SessionController;
+  /** Presses the session button (the GPIO button, the control socket and the demo's Enter all come here). */
+  pressButton(): void;
+  stop(): Promise<void>;
+}
+
+/** The composition root: builds every adapter from the config and wires them together. */
+export async function startAgent(config: SpokeConfig, options: AgentOptions): Promise<RunningAgent> {
+  const { log } = options;
+  const version = agentVersion();
+  const timings = options.workerTimings ?? DEFAULT_WORKER_TIMINGS;
+  const link = new MqttLink(config.mqtt, config.deviceId, version, log.child({ module: "mqtt" }));
+  const reporter = new FleetReporter(
+    link,
+    new SysinfoProbe(),
+    { deviceId: config.deviceId, agentVersion: version, healthIntervalMs: config.mqtt.healthIntervalSeconds * 1000, startedAt: new Date() },
+    log.child({ module: "fleet" }),
+  );
+  const session = new SessionController(
+    config.feeds,
+    (feed, events) => new FeedRunner(feed, timings, events, log.child({ module: "feed", feed: feed.id })),
+    (feed, events) => new WeriftPublisher(feed, events, log.child({ module: "webrtc", feed: feed.id })),
+    reporter,
+    log.child({ module: "session" }),
+  );
+  const pressButton = (): void => {
+    session.dispatch({ type: "buttonPressed" });
+  };
+  const control = new ControlServer(
+    config.control.socketPath,
+    (command) => {
+      const input = controlInput(command);
+      const accepted = input ? session.dispatch(input) : true;
+      return { ok: true, accepted, session: session.report() };
+    },
+    log.child({ module: "control" }),
+  );
+
+  link.start();
+  reporter.start(
+    () => session.report(),
+    () => session.feedStatuses(),
+  );
+  await control.start();
+  const releaseButton = config.button.gpio
+    ? await watchGpioButton(config.button.gpio, pressButton, log.child({ module: "gpio" }))
+    : () => undefined;
+  log.info({ deviceId: config.deviceId, version, feeds: config.feeds.map((feed) => feed.id) }, "agent started");
+
+  return {
+    session,
+    pressButton,
+    async stop() {
+      releaseButton();
+      await control.stop();
+      await session.shutdown();
+      reporter.stop();
+      await link.stop();
+      log.info("agent stopped");
+    },
+  };
+}
+
+/** The session input a control command stands for; `status` only reads. */
+function controlInput(command: ControlCommand): SessionInput | undefined {
+  switch (command) {
+    case "start":
+      return { type: "startRequested" };
+    case "stop":
+      return { type: "stopRequested" };
+    case "toggle":
+      return { type: "buttonPressed" };
+    case "status":
+      return undefined;
+    default:
+      return assertNever(command);
+  }
+}

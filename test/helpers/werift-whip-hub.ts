@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket, useSdesMid, useTransportWideCC } from "werift";
+
+export interface HubSession {
+  id: string;
+  pc: RTCPeerConnection;
+  packets: number;
+  deleted: boolean;
+}
+
+export interface WhipHubOptions {
+  token?: string;
+  /** Answer every POST with this status instead (to test hub errors). */
+  failWith?: { status: number; body: string };
+  onRtp?: (packet: RtpPacket) => void;
+}
+
+/**
+ * A WHIP endpoint backed by a werift receiving peer: the hub side of the integration tests. It speaks
+ * RFC 9725 as far as the agent needs (POST → 201 + Location, DELETE) and checks the Bearer token.
+ */
+export class WeriftWhipHub {
+  readonly sessions = new Map<string, HubSession>();
+  readonly requests: { method: string; url: string; authorization?: string }[] = [];
+  private server: Server | undefined;
+
+  constructor(private readonly options: WhipHubOptions = {}) {}
+
+  get endpoint(): string {
+    const port = (this.server?.address() as AddressInfo).port;
+    return `http://127.0.0.1:${port}/whip/room`;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        res.writeHead(500).end(String(error));
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  }
+
+  async stop(): Promise<void> {
+    for (const session of this.sessions.values()) await session.pc.close();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const record: { method: string; url: string; authorization?: string } = { method: req.method ?? "", url: req.url ?? "" };
+    if (req.headers.authorization) record.authorization = req.headers.authorization;
+    this.requests.push(record);
+    if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
+      res.writeHead(401, { "content-type": "text/plain" }).end("missing or wrong bearer token");
+      return;
+    }
+    if (req.method === "POST" && req.url === "/whip/room") return this.post(req, res);
+    const session = this.sessions.get(req.url?.split("/").pop() ?? "");
+    if (req.method === "DELETE" && session) {
+      session.deleted = true;
+      await session.pc.close();
+      res.writeHead(200).end();
+      return;
+    }
+    res.writeHead(404).end();
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.options.failWith) {
+      res.writeHead(this.options.failWith.status, { "content-type": "text/plain" }).end(this.options.failWith.body);
+      return;
+    }
+    const offer = await readBody(req);
+    const pc = new RTCPeerConnection({
+      codecs: {
+        video: [
+          new RTCRtpCodecParameters({
+            mimeType: "video/H264",
+            clockRate: 90000,
+            rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "transport-cc" }],
+            parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+          }),
+        ],
+        audio: [],
+      },
+      headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
+      iceAdditionalHostAddresses: ["127.0.0.1"],
+    });
+    const session: HubSession = { id: randomUUID(), pc, packets: 0, deleted: false };
+    this.sessions.set(session.id, session);
+    pc.onTransceiverAdded.subscribe((transceiver) => {
+      transceiver.onTrack.subscribe((track) => {
+        track.onReceiveRtp.subscribe((rtp) => {
+          session.packets += 1;
+          this.options.onRtp?.(rtp);
+        });
+      });
+    });
+    await pc.setRemoteDescription({ type: "offer", sdp: offer });
+    await pc.setLocalDescription(await pc.createAnswer());
+    if (pc.iceGatheringState !== "complete") await pc.iceGatheringStateChange.watch((s) => s === "complete");
+    res
+      .writeHead(201, { "content-type": "application/sdp", location: `/whip/room/sessions/${session.id}` })
+      .end(pc.localDescription?.sdp);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => {
+      body += chunk;
+    });
+    req.on("end", () => resolve(body));
+    req.on("error", reject);
+  });
+}
