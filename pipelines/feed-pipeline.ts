@@ -31,7 +31,10 @@ export function buildFeedPipeline(feed: FeedConfig, rtpPort: number): FeedPipeli
     "videoconvert",
     "video/x-raw,format=I420",
     ...encoderElements(feed),
-    `rtph264pay name=${PAYLOADER_NAME} pt=${H264_PAYLOAD_TYPE} mtu=1200 config-interval=-1 aggregate-mode=zero-latency`,
+    // aggregate-mode=none: with zero-latency aggregation, a forced keyframe makes the payloader send
+    // SPS/PPS as a marker-terminated access unit with no picture; Chromium answers each such unit with
+    // another keyframe request (PLI), a loop that turns every frame into a keyframe.
+    `rtph264pay name=${PAYLOADER_NAME} pt=${H264_PAYLOAD_TYPE} mtu=1200 config-interval=-1 aggregate-mode=none`,
     `udpsink host=127.0.0.1 port=${rtpPort} sync=false async=false`,
   ];
   const device = feed.source.type === "v4l2" ? feed.source.device : undefined;

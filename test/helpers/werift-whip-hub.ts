@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "../../devhub/http.js";
 import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket, useSdesMid, useTransportWideCC } from "werift";
 
 export interface HubSession {
@@ -105,16 +106,4 @@ export class WeriftWhipHub {
       .writeHead(201, { "content-type": "application/sdp", location: `/whip/room/sessions/${session.id}` })
       .end(pc.localDescription?.sdp);
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => {
-      body += chunk;
-    });
-    req.on("end", () => resolve(body));
-    req.on("error", reject);
-  });
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+/**
+ * The `spoke` command: `run` the agent, drive its `session`, `check-config` a file, or run the `demo`.
+ */
+import { parseArgs } from "node:util";
+import { sendControlCommand } from "./adapters/control/control-client.js";
+import { isControlCommand } from "./adapters/control/control-protocol.js";
+import { configSchema } from "./config/schema.js";
+import { loadConfigFile } from "./config/load.js";
+import { isSpokeError } from "./core/errors.js";
+import { createLogger } from "./log.js";
+import { startAgent } from "./main.js";
+
+const USAGE = `usage:
+  spoke run --config <file.json>          run the agent
+  spoke session start|stop|toggle|status  drive the running agent's session [--socket <path>]
+  spoke check-config <file.json>          validate a configuration file and print it with defaults
+  spoke demo [--port 8080]                the agent on test sources with a local broker and viewer page`;
+
+const DEFAULT_SOCKET = configSchema.shape.control.parse(undefined).socketPath;
+
+async function run(config: string | undefined): Promise<void> {
+  if (!config) throw new Error(`run needs --config <file>\n${USAGE}`);
+  const loaded = await loadConfigFile(config);
+  const log = createLogger(loaded.logLevel);
+  const agent = await startAgent(loaded, { log });
+  stopOnSignals(() => agent.stop());
+}
+
+/** SIGTERM (systemd) and SIGINT end the session cleanly: WHIP DELETE, workers stopped, `offline` published. */
+export function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (): void => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+async function session(command: string | undefined, socketPath: string): Promise<void> {
+  if (!isControlCommand(command)) throw new Error(`session needs start, stop, toggle or status\n${USAGE}`);
+  const response = await sendControlCommand(socketPath, command);
+  if (!response.ok) throw new Error(`${response.error.code}: ${response.error.message}`);
+  const note = response.accepted ? "" : ` (${command} does not apply while ${response.session.state})`;
+  console.log(`session ${response.session.state}${note}`);
+  if (response.session.error) console.log(`last error ${response.session.error.code}: ${response.session.error.message}`);
+}
+
+async function checkConfig(file: string | undefined): Promise<void> {
+  if (!file) throw new Error(`check-config needs a file\n${USAGE}`);
+  const config = await loadConfigFile(file);
+  console.log(JSON.stringify(config, null, 2));
+  console.log(`${file}: valid`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      socket: { type: "string", default: DEFAULT_SOCKET },
+      port: { type: "string", default: "8080" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [verb, argument] = positionals;
+  switch (verb) {
+    case "run":
+      return run(values.config);
+    case "session":
+      return session(argument, values.socket);
+    case "check-config":
+      return checkConfig(argument ?? values.config);
+    case "demo": {
+      const { runDemo } = await import("../devhub/demo.js");
+      return runDemo({ port: Number(values.port) });
+    }
+    default:
+      console.log(USAGE);
+      if (!values.help) process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (isSpokeError(error)) console.error(`spoke: ${error.code}: ${error.message}`);
+  else console.error(`spoke: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
