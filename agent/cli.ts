@@ -5,8 +5,8 @@
 import { parseArgs } from "node:util";
 import { sendControlCommand } from "./adapters/control/control-client.js";
 import { isControlCommand } from "./adapters/control/control-protocol.js";
-import { configSchema } from "./config/schema.js";
 import { loadConfigFile } from "./config/load.js";
+import { configSchema } from "./config/schema.js";
 import { isSpokeError } from "./core/errors.js";
 import { createLogger } from "./log.js";
 import { startAgent } from "./main.js";
@@ -51,7 +51,8 @@ async function session(command: string | undefined, socketPath: string): Promise
   if (!response.ok) throw new Error(`${response.error.code}: ${response.error.message}`);
   const note = response.accepted ? "" : ` (${command} does not apply while ${response.session.state})`;
   console.log(`session ${response.session.state}${note}`);
-  if (response.session.error) console.log(`last error ${response.session.error.code}: ${response.session.error.message}`);
+  if (response.session.error)
+    console.log(`last error ${response.session.error.code}: ${response.session.error.message}`);
 }
 
 async function checkConfig(file: string | undefined): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ControlCommand } from "./adapters/control/control-protocol.js";
 import { ControlServer } from "./adapters/control/control-server.js";
 import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
 import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
@@ -9,7 +10,6 @@ import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import { SessionController } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
-import type { ControlCommand } from "./adapters/control/control-protocol.js";
 import { assertNever } from "./core/errors.js";
 import type { SessionInput } from "./core/session-machine.js";
 import { agentVersion } from "./version.js";
@@ -35,7 +35,12 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const reporter = new FleetReporter(
     link,
     new SysinfoProbe(),
-    { deviceId: config.deviceId, agentVersion: version, healthIntervalMs: config.mqtt.healthIntervalSeconds * 1000, startedAt: new Date() },
+    {
+      deviceId: config.deviceId,
+      agentVersion: version,
+      healthIntervalMs: config.mqtt.healthIntervalSeconds * 1000,
+      startedAt: new Date(),
+    },
     log.child({ module: "fleet" }),
   );
   const session = new SessionController(
@@ -67,7 +72,10 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const releaseButton = config.button.gpio
     ? await watchGpioButton(config.button.gpio, pressButton, log.child({ module: "gpio" }))
     : () => undefined;
-  log.info({ deviceId: config.deviceId, version, feeds: config.feeds.map((feed) => feed.id) }, "agent started");
+  log.info(
+    { deviceId: config.deviceId, version, feeds: config.feeds.map((feed) => feed.id) },
+    "agent started",
+  );
 
   return {
     session,

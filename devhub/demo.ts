@@ -2,12 +2,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { parseConfig } from "../agent/config/validate.js";
 import type { SpokeConfig } from "../agent/config/schema.js";
+import { parseConfig } from "../agent/config/validate.js";
 import { createLogger } from "../agent/log.js";
 import { startAgent } from "../agent/main.js";
-import { DevHub } from "./server.js";
 import { startMosquitto } from "./mosquitto.js";
+import { DevHub } from "./server.js";
 
 const DEMO_TOKEN = "demo-token";
 
@@ -42,7 +42,12 @@ export function demoConfig(whipUrl: string, mqttUrl: string, socketPath: string)
  */
 export async function runDemo(options: { port: number }): Promise<void> {
   const broker = await startMosquitto();
-  const hub = new DevHub({ port: options.port, bearerToken: DEMO_TOKEN, mqttUrl: broker.url, host: "0.0.0.0" });
+  const hub = new DevHub({
+    port: options.port,
+    bearerToken: DEMO_TOKEN,
+    mqttUrl: broker.url,
+    host: "0.0.0.0",
+  });
   await hub.start();
   const stateDir = await mkdtemp(join(tmpdir(), "spoke-demo-"));
   const socketPath = join(stateDir, "control.sock");

@@ -49,7 +49,10 @@ export async function startMosquitto(): Promise<RunningBroker> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "spoke-mosquitto-"));
   const configFile = join(dir, "mosquitto.conf");
-  await writeFile(configFile, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", ""].join("\n"));
+  await writeFile(
+    configFile,
+    [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", ""].join("\n"),
+  );
   const child = spawn(MOSQUITTO, ["-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await waitForPort(port, child);

@@ -39,8 +39,8 @@ export class DevHub {
   constructor(private readonly options: DevHubOptions) {}
 
   get url(): string {
-    const port = (this.server?.address() as AddressInfo).port;
-    return `http://127.0.0.1:${port}`;
+    const address = this.server?.address() as AddressInfo | undefined;
+    return `http://127.0.0.1:${address?.port ?? this.options.port}`;
   }
 
   whipUrl(stream: string): string {
@@ -89,14 +89,23 @@ export class DevHub {
   }
 
   private openEvents(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+    });
     res.write(": connected\n\n");
     this.viewers.add(res);
     for (const [topic, payload] of this.fleetState) sendEvent(res, "fleet", { topic, payload });
     req.on("close", () => this.viewers.delete(res));
   }
 
-  private async whip(req: IncomingMessage, res: ServerResponse, stream: string, sessionId?: string): Promise<void> {
+  private async whip(
+    req: IncomingMessage,
+    res: ServerResponse,
+    stream: string,
+    sessionId?: string,
+  ): Promise<void> {
     if (req.method === "OPTIONS") {
       res.writeHead(204, { "accept-post": "application/sdp", ...CORS }).end();
       return;
@@ -121,7 +130,9 @@ export class DevHub {
     }
     const offer = await readBody(req);
     if (this.viewers.size === 0) {
-      res.writeHead(503, { "content-type": "text/plain" }).end(`no viewer page is open: open ${this.url}/ first`);
+      res
+        .writeHead(503, { "content-type": "text/plain" })
+        .end(`no viewer page is open: open ${this.url}/ first`);
       return;
     }
     const id = randomUUID();
@@ -136,7 +147,9 @@ export class DevHub {
       res.writeHead(504, { "content-type": "text/plain" }).end("the viewer page did not answer in time");
       return;
     }
-    res.writeHead(201, { "content-type": "application/sdp", location: `/whip/${stream}/${id}`, ...CORS }).end(sdp);
+    res
+      .writeHead(201, { "content-type": "application/sdp", location: `/whip/${stream}/${id}`, ...CORS })
+      .end(sdp);
   }
 
   private async acceptAnswer(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {

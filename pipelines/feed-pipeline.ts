@@ -38,7 +38,9 @@ export function buildFeedPipeline(feed: FeedConfig, rtpPort: number): FeedPipeli
     `udpsink host=127.0.0.1 port=${rtpPort} sync=false async=false`,
   ];
   const device = feed.source.type === "v4l2" ? feed.source.device : undefined;
-  return device === undefined ? { launch: elements.join(" ! ") } : { launch: elements.join(" ! "), sourceDevice: device };
+  return device === undefined
+    ? { launch: elements.join(" ! ") }
+    : { launch: elements.join(" ! "), sourceDevice: device };
 }
 
 function sourceElements(source: FeedSourceConfig): string[] {

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { ErrorInfo } from "../core/errors.js";
 import type { FeedStatus } from "../core/feed-status.js";
 import { buildHealthReport, type SessionReport } from "../core/health.js";
-import type { FleetPublish } from "../adapters/mqtt/mqtt-link.js";
+import type { FleetPublish } from "../core/topics.js";
 import type { SystemProbe } from "./ports.js";
 import type { SessionObserver } from "./session-controller.js";
 
@@ -58,7 +58,11 @@ export class FleetReporter implements SessionObserver {
   }
 
   private event(type: string, data: Record<string, unknown>): void {
-    this.sink.publish({ topic: "events", payload: { type, at: new Date().toISOString(), ...data }, retain: false });
+    this.sink.publish({
+      topic: "events",
+      payload: { type, at: new Date().toISOString(), ...data },
+      retain: false,
+    });
   }
 
   private publishHealth(): void {

@@ -43,7 +43,13 @@ export class SessionController {
 
   feedStatuses(): FeedStatus[] {
     if (this.publications.length > 0) return this.publications.map((p) => p.feed.snapshot());
-    return this.feeds.map((feed) => ({ id: feed.id, state: "stopped", restarts: 0, packetsForwarded: 0, bytesForwarded: 0 }));
+    return this.feeds.map((feed) => ({
+      id: feed.id,
+      state: "stopped",
+      restarts: 0,
+      packetsForwarded: 0,
+      bytesForwarded: 0,
+    }));
   }
 
   /** Feeds an input to the machine; returns false when the input does not apply in the current state. */
@@ -77,7 +83,8 @@ export class SessionController {
         if (this.publications === current) this.dispatch({ type: "published" });
       },
       (error: unknown) => {
-        if (this.publications === current) this.dispatch({ type: "publishFailed", error: toSpokeError(error).toInfo() });
+        if (this.publications === current)
+          this.dispatch({ type: "publishFailed", error: toSpokeError(error).toInfo() });
       },
     );
   }

@@ -30,45 +30,58 @@ const v4l2Source = z
   })
   .describe("A V4L2 camera or HDMI/USB capture device.");
 
-const whip = z.object({
-  url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).describe("WHIP endpoint of the hub (RFC 9725) that receives this feed."),
-  bearerToken: z
-    .string()
-    .min(1)
-    .optional()
-    .describe("Bearer token sent in `Authorization` on every WHIP request. Secret: redacted in logs."),
-});
+const whip = z
+  .object({
+    url: z
+      .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+      .describe("WHIP endpoint of the hub (RFC 9725) that receives this feed."),
+    bearerToken: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Bearer token sent in `Authorization` on every WHIP request. Secret: redacted in logs."),
+  })
+  .describe("Where the feed is published.");
 
-const feed = z.object({
-  id: z
-    .string()
-    .regex(/^[a-z0-9-]{1,32}$/, "use 1-32 lower-case letters, digits or '-'")
-    .describe("Short name of the feed, used in health reports and logs."),
-  role: z
-    .enum(["camera", "document", "ultrasound"])
-    .default("camera")
-    .describe("What the feed shows; later decides how it degrades on a poor network."),
-  source: z.discriminatedUnion("type", [testSource, v4l2Source]).describe("Where the picture comes from."),
-  width: z.int().min(160).max(3840).default(1280).describe("Encoded width in pixels."),
-  height: z.int().min(120).max(2160).default(720).describe("Encoded height in pixels."),
-  framerate: z.int().min(1).max(60).default(30).describe("Frames per second."),
-  bitrateKbps: z.int().min(100).max(20000).default(2000).describe("Target encoder bitrate in kbit/s."),
-  keyframeIntervalSeconds: z.number().min(0.5).max(10).default(2).describe("Maximum time between keyframes."),
-  whip,
-});
+const feed = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9-]{1,32}$/, "use 1-32 lower-case letters, digits or '-'")
+      .describe("Short name of the feed, used in health reports and logs."),
+    role: z
+      .enum(["camera", "document", "ultrasound"])
+      .default("camera")
+      .describe("What the feed shows; later decides how it degrades on a poor network."),
+    source: z.discriminatedUnion("type", [testSource, v4l2Source]).describe("Where the picture comes from."),
+    width: z.int().min(160).max(3840).default(1280).describe("Encoded width in pixels."),
+    height: z.int().min(120).max(2160).default(720).describe("Encoded height in pixels."),
+    framerate: z.int().min(1).max(60).default(30).describe("Frames per second."),
+    bitrateKbps: z.int().min(100).max(20000).default(2000).describe("Target encoder bitrate in kbit/s."),
+    keyframeIntervalSeconds: z
+      .number()
+      .min(0.5)
+      .max(10)
+      .default(2)
+      .describe("Maximum time between keyframes."),
+    whip,
+  })
+  .describe("One video feed: its source, encoding and hub endpoint.");
 
-const mqtt = z.object({
-  url: z
-    .url({ protocol: /^(mqtts?|wss?)$/, error: "must be an mqtt://, mqtts://, ws:// or wss:// URL" })
-    .describe("Broker URL: `mqtt://`, `mqtts://` (TLS), `ws://` or `wss://`."),
-  username: z.string().optional().describe("Broker user name."),
-  password: z.string().optional().describe("Broker password. Secret: redacted in logs."),
-  protocolVersion: z
-    .union([z.literal(5), z.literal(4)])
-    .default(5)
-    .describe("MQTT protocol version: 5, or 4 for MQTT 3.1.1 brokers."),
-  healthIntervalSeconds: z.int().min(1).max(3600).default(30).describe("How often health is published."),
-});
+const mqtt = z
+  .object({
+    url: z
+      .url({ protocol: /^(mqtts?|wss?)$/, error: "must be an mqtt://, mqtts://, ws:// or wss:// URL" })
+      .describe("Broker URL: `mqtt://`, `mqtts://` (TLS), `ws://` or `wss://`."),
+    username: z.string().optional().describe("Broker user name."),
+    password: z.string().optional().describe("Broker password. Secret: redacted in logs."),
+    protocolVersion: z
+      .union([z.literal(5), z.literal(4)])
+      .default(5)
+      .describe("MQTT protocol version: 5, or 4 for MQTT 3.1.1 brokers."),
+    healthIntervalSeconds: z.int().min(1).max(3600).default(30).describe("How often health is published."),
+  })
+  .describe("Fleet reporting. The agent starts and works without the broker and keeps reconnecting.");
 
 const gpioButton = z.object({
   line: z.int().min(0).max(1023).describe("GPIO number of the session button (BCM numbering, sysfs)."),

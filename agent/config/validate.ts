@@ -15,7 +15,11 @@ export function parseConfig(input: unknown, origin: string): SpokeConfig {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
   const lines = describeIssues(result.error.issues);
-  throw new SpokeError("SPOKE_CONFIG_INVALID", `${origin} is not a valid configuration:\n  ${lines.join("\n  ")}`, {
-    context: { issues: lines },
-  });
+  throw new SpokeError(
+    "SPOKE_CONFIG_INVALID",
+    `${origin} is not a valid configuration:\n  ${lines.join("\n  ")}`,
+    {
+      context: { issues: lines },
+    },
+  );
 }

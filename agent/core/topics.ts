@@ -13,3 +13,10 @@ export interface PresencePayload {
   at?: string;
   agentVersion?: string;
 }
+
+/** One message for the fleet: retained topics carry the latest state, `events` are a stream. */
+export interface FleetPublish {
+  topic: TopicName;
+  payload: unknown;
+  retain: boolean;
+}

@@ -52,7 +52,11 @@ async function answer({ id, sdp }) {
   await pc.setLocalDescription(await pc.createAnswer());
   // WHIP has no trickle from hub to client: the answer carries every candidate.
   await gatheringComplete(pc);
-  await fetch(`/answers/${id}`, { method: "POST", headers: { "content-type": "application/sdp" }, body: pc.localDescription.sdp });
+  await fetch(`/answers/${id}`, {
+    method: "POST",
+    headers: { "content-type": "application/sdp" },
+    body: pc.localDescription.sdp,
+  });
 }
 
 function end({ id }) {
@@ -72,7 +76,9 @@ async function sampleStats() {
   for (const stat of report.values()) {
     if (stat.type !== "inbound-rtp" || stat.kind !== "video") continue;
     const codec = stat.codecId ? report.get(stat.codecId) : undefined;
-    const kbps = previous ? ((stat.bytesReceived - previous.bytesReceived) * 8) / (stat.timestamp - previous.timestamp) : 0;
+    const kbps = previous
+      ? ((stat.bytesReceived - previous.bytesReceived) * 8) / (stat.timestamp - previous.timestamp)
+      : 0;
     previous = stat;
     viewer.stats = {
       framesDecoded: stat.framesDecoded ?? 0,
@@ -110,9 +116,16 @@ function showFleet({ topic, payload }) {
     rows.push(["overall", health.overall, health.overall !== "ok"]);
     rows.push(["CPU", `${health.system.cpuLoadPercent} %`]);
     rows.push(["memory", `${health.system.memoryUsedPercent} %`]);
-    rows.push(["temperature", health.system.cpuTemperatureC === null ? "n/a" : `${health.system.cpuTemperatureC} °C`]);
+    rows.push([
+      "temperature",
+      health.system.cpuTemperatureC === null ? "n/a" : `${health.system.cpuTemperatureC} °C`,
+    ]);
     for (const feed of health.feeds) {
-      rows.push([`feed ${feed.id}`, `${feed.state}, ${feed.restarts} restarts`, feed.state !== "running" && feed.state !== "stopped"]);
+      rows.push([
+        `feed ${feed.id}`,
+        `${feed.state}, ${feed.restarts} restarts`,
+        feed.state !== "running" && feed.state !== "stopped",
+      ]);
     }
     rows.push(["reported", new Date(health.at).toLocaleTimeString()]);
   }

@@ -1,8 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RtpPacket,
+  useSdesMid,
+  useTransportWideCC,
+} from "werift";
 import { readBody } from "../../devhub/http.js";
-import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket, useSdesMid, useTransportWideCC } from "werift";
 
 export interface HubSession {
   id: string;
@@ -30,7 +36,7 @@ export class WeriftWhipHub {
   constructor(private readonly options: WhipHubOptions = {}) {}
 
   get endpoint(): string {
-    const port = (this.server?.address() as AddressInfo).port;
+    const port = (this.server?.address() as AddressInfo | undefined)?.port;
     return `http://127.0.0.1:${port}/whip/room`;
   }
 
@@ -50,7 +56,10 @@ export class WeriftWhipHub {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const record: { method: string; url: string; authorization?: string } = { method: req.method ?? "", url: req.url ?? "" };
+    const record: { method: string; url: string; authorization?: string } = {
+      method: req.method ?? "",
+      url: req.url ?? "",
+    };
     if (req.headers.authorization) record.authorization = req.headers.authorization;
     this.requests.push(record);
     if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
@@ -70,7 +79,9 @@ export class WeriftWhipHub {
 
   private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.options.failWith) {
-      res.writeHead(this.options.failWith.status, { "content-type": "text/plain" }).end(this.options.failWith.body);
+      res
+        .writeHead(this.options.failWith.status, { "content-type": "text/plain" })
+        .end(this.options.failWith.body);
       return;
     }
     const offer = await readBody(req);

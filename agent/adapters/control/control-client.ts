@@ -4,12 +4,17 @@ import { SpokeError } from "../../core/errors.js";
 import type { ControlCommand, ControlResponse } from "./control-protocol.js";
 
 /** Sends one command to a running agent and returns its answer. */
-export async function sendControlCommand(socketPath: string, command: ControlCommand): Promise<ControlResponse> {
+export async function sendControlCommand(
+  socketPath: string,
+  command: ControlCommand,
+): Promise<ControlResponse> {
   const socket = createConnection(socketPath);
   try {
     return await new Promise<ControlResponse>((resolve, reject) => {
       socket.once("error", (cause) =>
-        reject(new SpokeError("SPOKE_CONTROL_UNREACHABLE", `no agent is listening on ${socketPath}`, { cause })),
+        reject(
+          new SpokeError("SPOKE_CONTROL_UNREACHABLE", `no agent is listening on ${socketPath}`, { cause }),
+        ),
       );
       socket.once("connect", () => socket.write(`${JSON.stringify({ command })}\n`));
       createInterface({ input: socket }).once("line", (line) => resolve(JSON.parse(line) as ControlResponse));

@@ -27,7 +27,11 @@ interface OnoffModule {
  * warning and keep the other inputs (control socket); the GPIO character-device path comes later.
  * Returns a function that releases the line.
  */
-export async function watchGpioButton(options: ButtonOptions, onPress: () => void, log: Logger): Promise<() => void> {
+export async function watchGpioButton(
+  options: ButtonOptions,
+  onPress: () => void,
+  log: Logger,
+): Promise<() => void> {
   let onoff: OnoffModule;
   try {
     onoff = (await import("onoff")) as unknown as OnoffModule;

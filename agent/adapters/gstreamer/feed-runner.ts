@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
+import { buildFeedPipeline } from "../../../pipelines/feed-pipeline.js";
+import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
 import type { FeedConfig } from "../../config/schema.js";
 import type { SpokeError } from "../../core/errors.js";
 import { type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
-import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
-import { buildFeedPipeline } from "../../../pipelines/feed-pipeline.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
 
 /**

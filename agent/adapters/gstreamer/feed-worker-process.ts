@@ -1,8 +1,8 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import type { Logger } from "pino";
-import { type ErrorInfo, SpokeError } from "../../core/errors.js";
 import type { FeedPipeline } from "../../../pipelines/feed-pipeline.js";
+import { type ErrorInfo, SpokeError } from "../../core/errors.js";
 import { workerEntry } from "./worker-entry.js";
 import type { FromWorker, ToWorker } from "./worker-protocol.js";
 
@@ -132,7 +132,13 @@ export class FeedWorkerProcess {
     const period = Math.max(100, Math.floor(this.timings.stallTimeoutMs / 3));
     this.watchdog = setInterval(() => {
       if (Date.now() - this.lastRtpAt > this.timings.stallTimeoutMs) {
-        this.failed(handlers, new SpokeError("SPOKE_FEED_STALLED", `feed ${this.feedId}: no video for ${this.timings.stallTimeoutMs} ms`));
+        this.failed(
+          handlers,
+          new SpokeError(
+            "SPOKE_FEED_STALLED",
+            `feed ${this.feedId}: no video for ${this.timings.stallTimeoutMs} ms`,
+          ),
+        );
       }
     }, period);
   }

@@ -6,8 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { ErrorInfo } from "../../core/errors.js";
 import { ENCODER_NAME, PAYLOADER_NAME } from "../../../pipelines/feed-pipeline.js";
+import type { ErrorInfo } from "../../core/errors.js";
 import type { FromWorker, ToWorker } from "./worker-protocol.js";
 
 interface GstElement {

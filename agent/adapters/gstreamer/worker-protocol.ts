@@ -8,7 +8,4 @@ export type ToWorker =
   | { type: "bitrate"; kbps: number }
   | { type: "stop" };
 
-export type FromWorker =
-  | { type: "playing" }
-  | { type: "error"; error: ErrorInfo }
-  | { type: "eos" };
+export type FromWorker = { type: "playing" } | { type: "error"; error: ErrorInfo } | { type: "eos" };

@@ -1,13 +1,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttConfig } from "../../config/schema.js";
-import { deviceTopic, type PresencePayload, type TopicName } from "../../core/topics.js";
-
-export interface FleetPublish {
-  topic: TopicName;
-  payload: unknown;
-  retain: boolean;
-}
+import { deviceTopic, type FleetPublish, type PresencePayload, type TopicName } from "../../core/topics.js";
 
 /** Events published while the broker is away are kept up to this many, oldest dropped first. */
 const MAX_QUEUED_EVENTS = 100;
@@ -38,7 +32,12 @@ export class MqttLink {
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
       queueQoSZero: false,
-      will: { topic: deviceTopic(this.deviceId, "status"), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+      will: {
+        topic: deviceTopic(this.deviceId, "status"),
+        payload: Buffer.from(JSON.stringify(will)),
+        qos: 1,
+        retain: true,
+      },
     };
     if (this.config.username !== undefined) options.username = this.config.username;
     if (this.config.password !== undefined) options.password = this.config.password;
@@ -51,7 +50,9 @@ export class MqttLink {
       if (error.message !== lastError) this.log.warn({ err: { message: error.message } }, "MQTT error");
       lastError = error.message;
     });
-    client.on("offline", () => this.log.warn({ url: this.config.url }, "MQTT broker unreachable; retrying every 2 s"));
+    client.on("offline", () =>
+      this.log.warn({ url: this.config.url }, "MQTT broker unreachable; retrying every 2 s"),
+    );
     client.on("connect", () => {
       lastError = "";
     });
@@ -74,7 +75,9 @@ export class MqttLink {
       const offline: PresencePayload = { state: "offline", at: new Date().toISOString() };
       await client
         .publishAsync(deviceTopic(this.deviceId, "status"), JSON.stringify(offline), { qos: 1, retain: true })
-        .catch((error: Error) => this.log.warn({ err: { message: error.message } }, "could not publish offline status"));
+        .catch((error: Error) =>
+          this.log.warn({ err: { message: error.message } }, "could not publish offline status"),
+        );
     }
     await client.endAsync();
   }
@@ -83,7 +86,11 @@ export class MqttLink {
     const client = this.client;
     if (!client) return;
     this.log.info({ url: this.config.url }, "MQTT connected");
-    const online: PresencePayload = { state: "online", at: new Date().toISOString(), agentVersion: this.agentVersion };
+    const online: PresencePayload = {
+      state: "online",
+      at: new Date().toISOString(),
+      agentVersion: this.agentVersion,
+    };
     this.send(client, "status", online, true);
     for (const [topic, payload] of this.latestRetained) this.send(client, topic, payload, true);
     this.latestRetained.clear();
@@ -101,8 +108,13 @@ export class MqttLink {
   }
 
   private send(client: MqttClient, topic: TopicName, payload: unknown, retain: boolean): void {
-    client.publish(deviceTopic(this.deviceId, topic), JSON.stringify(payload), { qos: 1, retain }, (error) => {
-      if (error) this.log.warn({ topic, err: { message: error.message } }, "MQTT publish failed");
-    });
+    client.publish(
+      deviceTopic(this.deviceId, topic),
+      JSON.stringify(payload),
+      { qos: 1, retain },
+      (error) => {
+        if (error) this.log.warn({ topic, err: { message: error.message } }, "MQTT publish failed");
+      },
+    );
   }
 }

@@ -7,9 +7,9 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
+import type { Publisher, PublisherEvents } from "../../app/ports.js";
 import type { FeedConfig } from "../../config/schema.js";
 import { SpokeError } from "../../core/errors.js";
-import type { Publisher, PublisherEvents } from "../../app/ports.js";
 import { deleteSession, publishOffer, type WhipEndpoint } from "../whip/whip-client.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -19,7 +19,12 @@ function h264Codec(): RTCRtpCodecParameters {
   return new RTCRtpCodecParameters({
     mimeType: "video/H264",
     clockRate: 90000,
-    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "goog-remb" }, { type: "transport-cc" }],
+    rtcpFeedback: [
+      { type: "nack" },
+      { type: "nack", parameter: "pli" },
+      { type: "goog-remb" },
+      { type: "transport-cc" },
+    ],
     parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
   });
 }
@@ -91,7 +96,8 @@ export class WeriftPublisher implements Publisher {
     this.closed = true;
     if (this.resourceUrl) {
       const failure = await deleteSession(this.endpoint, this.resourceUrl);
-      if (failure) this.log.warn({ err: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
+      if (failure)
+        this.log.warn({ err: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
     }
     await this.pc.close();
   }
@@ -108,10 +114,9 @@ export class WeriftPublisher implements Publisher {
 
   private async connected(): Promise<void> {
     if (this.pc.connectionState === "connected") return;
-    const outcome = await this.pc.connectionStateChange.watch(
-      (state) => state === "connected" || state === "failed" || state === "closed",
-      CONNECT_TIMEOUT_MS,
-    ).catch(() => "timeout" as const);
+    const outcome = await this.pc.connectionStateChange
+      .watch((state) => state === "connected" || state === "failed" || state === "closed", CONNECT_TIMEOUT_MS)
+      .catch(() => "timeout" as const);
     const state = Array.isArray(outcome) ? outcome[0] : outcome;
     if (state !== "connected") {
       throw new SpokeError("SPOKE_WEBRTC_FAILED", `WebRTC connection to the hub did not come up (${state})`);

@@ -26,7 +26,8 @@ async function request(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, { ...init, redirect: "follow", signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (cause) {
-    const reason = cause instanceof Error && cause.cause instanceof Error ? cause.cause.message : String(cause);
+    const reason =
+      cause instanceof Error && cause.cause instanceof Error ? cause.cause.message : String(cause);
     throw new SpokeError("SPOKE_WHIP_UNREACHABLE", `cannot reach WHIP endpoint ${url}: ${reason}`, { cause });
   }
 }
@@ -65,7 +66,10 @@ export async function publishOffer(endpoint: WhipEndpoint, offerSdp: string): Pr
 }
 
 /** Ends the session on the hub. Failures are returned for logging: the local teardown goes on anyway. */
-export async function deleteSession(endpoint: WhipEndpoint, resourceUrl: string): Promise<SpokeError | undefined> {
+export async function deleteSession(
+  endpoint: WhipEndpoint,
+  resourceUrl: string,
+): Promise<SpokeError | undefined> {
   try {
     const response = await request(resourceUrl, { method: "DELETE", headers: headers(endpoint) });
     await response.body?.cancel();

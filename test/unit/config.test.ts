@@ -1,0 +1,95 @@
+import { readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import { loadConfigFile } from "../../agent/config/load.js";
+import { parseConfig } from "../../agent/config/validate.js";
+import { isSpokeError, type SpokeError } from "../../agent/core/errors.js";
+import { renderConfigDocs } from "../../scripts/config-docs.js";
+import { configInput } from "../helpers/config.js";
+
+function rejection(input: unknown): SpokeError {
+  try {
+    parseConfig(input, "box.json");
+  } catch (error) {
+    if (isSpokeError(error)) return error;
+    throw error;
+  }
+  throw new Error("the configuration was accepted");
+}
+
+describe("configuration", () => {
+  it("fills in defaults for everything a minimal file leaves out", () => {
+    const config = parseConfig(
+      configInput({ feeds: [{ id: "cam", source: { type: "test" }, whip: { url: "http://hub/whip" } }] }),
+      "x",
+    );
+    expect(config.feeds[0]).toMatchObject({
+      role: "camera",
+      width: 1280,
+      height: 720,
+      framerate: 30,
+      bitrateKbps: 2000,
+    });
+    expect(config.feeds[0]?.source).toEqual({ type: "test", pattern: "smpte" });
+    expect(config.mqtt).toMatchObject({ protocolVersion: 5, healthIntervalSeconds: 30 });
+    expect(config.control.socketPath).toBe("/run/spoke/control.sock");
+    expect(config.button.gpio).toBeUndefined();
+  });
+
+  it("names every bad field by its path, all at once, with a stable code", () => {
+    const error = rejection(
+      configInput({
+        deviceId: "has space/and+wildcard",
+        feeds: [
+          { id: "cam", source: { type: "v4l2", device: "video0" }, whip: { url: "ftp://hub" }, width: 99999 },
+        ],
+        mqtt: { url: "http://broker" },
+      }),
+    );
+    expect(error.code).toBe("SPOKE_CONFIG_INVALID");
+    expect(error.context.issues).toEqual([
+      "deviceId: use 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)",
+      "feeds.0.source.device: must be a device path such as /dev/video0",
+      "feeds.0.width: Too big: expected number to be <=3840",
+      "feeds.0.whip.url: must be an http:// or https:// URL",
+      "mqtt.url: must be an mqtt://, mqtts://, ws:// or wss:// URL",
+    ]);
+    expect(error.message).toContain("box.json is not a valid configuration");
+  });
+
+  it("refuses a device path that could smuggle another GStreamer element in", () => {
+    const feed = {
+      id: "cam",
+      source: { type: "v4l2", device: "/dev/video0 ! filesink location=/tmp/x" },
+      whip: { url: "http://h/w" },
+    };
+    expect(rejection(configInput({ feeds: [feed] })).context.issues).toEqual([
+      "feeds.0.source.device: must be a device path such as /dev/video0",
+    ]);
+  });
+
+  it("requires at least one feed and at most three", () => {
+    expect(rejection(configInput({ feeds: [] })).context.issues).toEqual([
+      "feeds: Too small: expected array to have >=1 items",
+    ]);
+  });
+
+  it("accepts the documented example file", async () => {
+    const config = await loadConfigFile("docs/examples/config.json");
+    expect(config.deviceId).toBe("district-hospital-07");
+    expect(config.button.gpio?.line).toBe(17);
+  });
+
+  it("reports a file that is not JSON, or missing, as unreadable", async () => {
+    await expect(loadConfigFile("package-lock.missing.json")).rejects.toMatchObject({
+      code: "SPOKE_CONFIG_UNREADABLE",
+    });
+    await expect(loadConfigFile("docs/errors.md")).rejects.toMatchObject({
+      code: "SPOKE_CONFIG_UNREADABLE",
+      message: expect.stringContaining("is not valid JSON"),
+    });
+  });
+
+  it("keeps docs/config.md generated from the schema", async () => {
+    expect(await readFile("docs/config.md", "utf8")).toBe(renderConfigDocs());
+  });
+});

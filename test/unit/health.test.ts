@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import type { FeedStatus } from "../../agent/core/feed-status.js";
+import { restartDelayMs } from "../../agent/core/feed-status.js";
+import { buildHealthReport, overallHealth, sessionReport } from "../../agent/core/health.js";
+
+const system = {
+  cpuLoadPercent: 12.5,
+  memoryUsedPercent: 40,
+  memoryTotalBytes: 4e9,
+  cpuTemperatureC: 51,
+  osUptimeSeconds: 1000,
+};
+
+function feed(state: FeedStatus["state"]): FeedStatus {
+  return { id: "room-camera", state, restarts: 0, packetsForwarded: 0, bytesForwarded: 0 };
+}
+
+const since = new Date("2026-11-26T10:00:00Z");
+
+describe("health model", () => {
+  it.each([
+    ["idle", [feed("stopped")], "ok"],
+    ["live", [feed("running")], "ok"],
+    ["live", [feed("running"), feed("restarting")], "degraded"],
+    ["live", [feed("failed")], "failed"],
+  ] as const)("session %s with feeds %j is %s", (state, feeds, expected) => {
+    expect(overallHealth({ state, since: since.toISOString() }, feeds)).toBe(expected);
+  });
+
+  it("reports a session that ended in error as failed, with the error", () => {
+    const failure = { code: "SPOKE_WHIP_HTTP_ERROR", message: "WHIP endpoint answered 401" } as const;
+    const session = sessionReport({ kind: "error", failure }, since);
+    expect(session).toEqual({ state: "error", since: "2026-11-26T10:00:00.000Z", error: failure });
+    expect(overallHealth(session, [feed("stopped")])).toBe("failed");
+  });
+
+  it("builds the report with the agent's uptime and the inputs as given", () => {
+    const report = buildHealthReport({
+      deviceId: "box",
+      agentVersion: "1.2.3",
+      now: new Date("2026-11-26T10:01:30Z"),
+      agentStartedAt: since,
+      system,
+      session: sessionReport({ kind: "live" }, since),
+      feeds: [feed("running")],
+    });
+    expect(report).toEqual({
+      deviceId: "box",
+      agentVersion: "1.2.3",
+      at: "2026-11-26T10:01:30.000Z",
+      overall: "ok",
+      agentUptimeSeconds: 90,
+      system,
+      session: { state: "live", since: "2026-11-26T10:00:00.000Z" },
+      feeds: [feed("running")],
+    });
+  });
+
+  it("backs feed restarts off from half a second, doubling, to at most ten seconds", () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map(restartDelayMs)).toEqual([500, 1000, 2000, 4000, 8000, 10000, 10000]);
+  });
+});
