@@ -29,11 +29,10 @@ function send(message: FromWorker): void {
 }
 
 function fail(error: ErrorInfo, exitCode: number): void {
-  send({ type: "error", error });
-  // The exit may hang inside GStreamer; the agent kills us after its grace period if so.
-  process.disconnect?.();
-  process.exitCode = exitCode;
-  setImmediate(() => process.exit(exitCode));
+  // Exit once the report is on its way. The exit may hang inside GStreamer; the agent kills us if so.
+  const message: FromWorker = { type: "error", error };
+  if (process.send) process.send(message, undefined, {}, () => process.exit(exitCode));
+  else process.exit(exitCode);
 }
 
 function onBusMessage(message: Record<string, unknown>): void {

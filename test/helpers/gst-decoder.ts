@@ -1,0 +1,79 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createSocket, type Socket } from "node:dgram";
+import { freePort } from "../../devhub/mosquitto.js";
+
+/**
+ * A real H.264 decoder for received RTP: `gst-launch-1.0` depayloads and decodes with libav, and
+ * `identity` prints one line per decoded frame. Counts frames and reads the decoded size from caps.
+ */
+export class GstDecoder {
+  frames = 0;
+  width = 0;
+  height = 0;
+  private child: ChildProcess | undefined;
+  private readonly sender: Socket = createSocket("udp4");
+  private port = 0;
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    const caps = "application/x-rtp,media=video,encoding-name=H264,clock-rate=90000";
+    const child = spawn(
+      "gst-launch-1.0",
+      [
+        "-v",
+        "udpsrc",
+        `port=${this.port}`,
+        "address=127.0.0.1",
+        `caps=${caps}`,
+        "!",
+        "rtpjitterbuffer",
+        "latency=50",
+        "!",
+        "rtph264depay",
+        "!",
+        "avdec_h264",
+        "!",
+        "identity",
+        "name=decoded",
+        "silent=false",
+        "!",
+        "fakesink",
+        "sync=false",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    this.child = child;
+    let pending = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) this.read(line);
+    });
+    // Give udpsrc a moment to bind before packets are sent.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+
+  /** Forwards one received RTP packet to the decoder. */
+  push(packet: Buffer): void {
+    this.sender.send(packet, this.port, "127.0.0.1");
+  }
+
+  async stop(): Promise<void> {
+    this.sender.close();
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  private read(line: string): void {
+    if (line.includes("decoded") && line.includes("chain")) this.frames += 1;
+    const caps = /avdec_h264.*src: caps = video\/x-raw.*width=\(int\)(\d+), height=\(int\)(\d+)/.exec(line);
+    if (caps) {
+      this.width = Number(caps[1]);
+      this.height = Number(caps[2]);
+    }
+  }
+}

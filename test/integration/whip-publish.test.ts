@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { SpokeConfig } from "../../agent/config/schema.js";
+import { type AgentOptions, type RunningAgent, startAgent } from "../../agent/main.js";
+import { isAlive, QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { GstDecoder } from "../helpers/gst-decoder.js";
+import { waitFor } from "../helpers/wait.js";
+import { WeriftWhipHub, type WhipHubOptions } from "../helpers/werift-whip-hub.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function hubWithDecoder(
+  options: WhipHubOptions = {},
+): Promise<{ hub: WeriftWhipHub; decoder: GstDecoder }> {
+  const decoder = new GstDecoder();
+  await decoder.start();
+  cleanups.push(() => decoder.stop());
+  const hub = new WeriftWhipHub({ ...options, onRtp: (packet) => decoder.push(packet.serialize()) });
+  await hub.start();
+  cleanups.push(() => hub.stop());
+  return { hub, decoder };
+}
+
+async function agentFor(config: SpokeConfig, options: Partial<AgentOptions> = {}): Promise<RunningAgent> {
+  const agent = await startAgent(config, { log: testLog, workerTimings: QUICK_TIMINGS, ...options });
+  cleanups.push(() => agent.stop());
+  return agent;
+}
+
+/** The pids of this process's feed workers, read from /proc (they are our direct children). */
+async function workerPids(): Promise<number[]> {
+  const { readFile, readdir } = await import("node:fs/promises");
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (parent === process.pid && cmdline.includes("feed-worker")) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+describe("publishing over WHIP", () => {
+  it("goes live on a button press: the hub decodes the feed's frames at the configured size", async () => {
+    const { hub, decoder } = await hubWithDecoder({ token: "hub-secret" });
+    const agent = await agentFor(testConfig(hub.endpoint, { token: "hub-secret" }));
+    agent.pressButton();
+    await waitFor("live", () => agent.session.report().state === "live");
+    await waitFor("60 decoded frames", () => decoder.frames >= 60);
+    expect({ width: decoder.width, height: decoder.height }).toEqual({ width: 640, height: 360 });
+    expect(hub.requests[0]).toEqual({
+      method: "POST",
+      url: "/whip/room",
+      authorization: "Bearer hub-secret",
+    });
+  });
+
+  it("ends the session on the second press: WHIP DELETE sent, worker gone, state idle", async () => {
+    const { hub, decoder } = await hubWithDecoder();
+    const agent = await agentFor(testConfig(hub.endpoint));
+    agent.pressButton();
+    await waitFor("frames", () => decoder.frames >= 10);
+    const workers = await workerPids();
+    expect(workers).toHaveLength(1);
+    agent.pressButton();
+    await waitFor("idle", () => agent.session.report().state === "idle");
+    expect(hub.requests.map((request) => request.method)).toEqual(["POST", "DELETE"]);
+    expect([...hub.sessions.values()].map((session) => session.deleted)).toEqual([true]);
+    expect(workers.filter(isAlive)).toEqual([]);
+    expect(agent.session.feedStatuses()[0]?.state).toBe("stopped");
+  });
+
+  it("keeps the session live while a killed worker is restarted, and the hub keeps decoding", async () => {
+    const { decoder, hub } = await hubWithDecoder();
+    const agent = await agentFor(testConfig(hub.endpoint));
+    agent.pressButton();
+    await waitFor("frames", () => decoder.frames >= 10);
+    const [worker] = await workerPids();
+    process.kill(worker ?? 0, "SIGKILL");
+    await waitFor("a restart", () => agent.session.feedStatuses()[0]?.restarts === 1);
+    await waitFor("running again", () => agent.session.feedStatuses()[0]?.state === "running");
+    const before = decoder.frames;
+    await waitFor("frames from the new worker", () => decoder.frames >= before + 30);
+    expect(agent.session.report().state).toBe("live");
+  });
+
+  it("turns a hub's HTTP error into a session error that says what the hub said, and stops the feed", async () => {
+    const { hub } = await hubWithDecoder({ failWith: { status: 403, body: "token expired for this room" } });
+    const agent = await agentFor(testConfig(hub.endpoint));
+    agent.pressButton();
+    await waitFor("error", () => agent.session.report().state === "error");
+    expect(agent.session.report().error).toEqual({
+      code: "SPOKE_WHIP_HTTP_ERROR",
+      message: "WHIP endpoint answered 403 Forbidden: token expired for this room",
+    });
+    expect(await workerPids()).toEqual([]);
+    agent.pressButton();
+    expect(agent.session.report().state).toBe("starting");
+  });
+
+  it("reports an unreachable hub", async () => {
+    const agent = await agentFor(testConfig("http://127.0.0.1:9/whip/room"));
+    agent.pressButton();
+    await waitFor("error", () => agent.session.report().state === "error");
+    expect(agent.session.report().error?.code).toBe("SPOKE_WHIP_UNREACHABLE");
+  });
+
+  it("reports a missing camera without bothering the hub", async () => {
+    const { hub } = await hubWithDecoder();
+    const config = testConfig(hub.endpoint, {
+      feed: { source: { type: "v4l2", device: "/dev/video-absent" } },
+    });
+    const agent = await agentFor(config);
+    agent.pressButton();
+    await waitFor("error", () => agent.session.report().state === "error");
+    expect(agent.session.report().error).toEqual({
+      code: "SPOKE_FEED_SOURCE_MISSING",
+      message: "capture device /dev/video-absent does not exist",
+    });
+    expect(hub.requests).toEqual([]);
+  });
+});
