@@ -16,8 +16,13 @@ export async function sendControlCommand(
           new SpokeError("SPOKE_CONTROL_UNREACHABLE", `no agent is listening on ${socketPath}`, { cause }),
         ),
       );
-      socket.once("connect", () => socket.write(`${JSON.stringify({ command })}\n`));
-      createInterface({ input: socket }).once("line", (line) => resolve(JSON.parse(line) as ControlResponse));
+      socket.once("connect", () => {
+        // Read only once connected: a readline interface re-throws the socket's connect error.
+        createInterface({ input: socket }).once("line", (line) =>
+          resolve(JSON.parse(line) as ControlResponse),
+        );
+        socket.write(`${JSON.stringify({ command })}\n`);
+      });
     });
   } finally {
     socket.destroy();

@@ -1,0 +1,62 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import type { SpokeConfig } from "../../agent/config/schema.js";
+
+/** Runs `spoke run --config …` from the sources as its own process, as systemd would. */
+export function spawnAgent(config: SpokeConfig, dir: string): ChildProcess {
+  const file = join(dir, "config.json");
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawn(process.execPath, ["--import", "tsx", "agent/cli.ts", "run", "--config", file], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  child.stdout?.resume();
+  return child;
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
+
+export interface FleetMessage {
+  topic: string;
+  payload: Record<string, unknown>;
+  retained: boolean;
+}
+
+/** An operator's view: subscribes to one device's topics and records everything that arrives. */
+export class FleetWatcher {
+  readonly messages: FleetMessage[] = [];
+  private client: MqttClient | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly deviceId: string,
+  ) {}
+
+  async start(): Promise<void> {
+    const client = await mqtt.connectAsync(this.url, { protocolVersion: 5 });
+    this.client = client;
+    client.on("message", (topic, payload, packet) => {
+      this.messages.push({ topic, payload: JSON.parse(payload.toString("utf8")), retained: packet.retain });
+    });
+    await client.subscribeAsync(`spoke/v1/${this.deviceId}/#`, { qos: 1 });
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync();
+  }
+
+  /** Messages on one topic (`status`, `health`, `session`, `events`). */
+  on(name: string): Record<string, unknown>[] {
+    return this.messages.filter((m) => m.topic === `spoke/v1/${this.deviceId}/${name}`).map((m) => m.payload);
+  }
+
+  latest(name: string): Record<string, unknown> | undefined {
+    return this.on(name).at(-1);
+  }
+}

@@ -1,0 +1,136 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
+import { type RunningBroker, startMosquitto } from "../../devhub/mosquitto.js";
+import { isAlive, testConfig } from "../helpers/agent-fixtures.js";
+import { exited, FleetWatcher, spawnAgent } from "../helpers/agent-process.js";
+import { waitFor } from "../helpers/wait.js";
+import { WeriftWhipHub } from "../helpers/werift-whip-hub.js";
+
+interface FeedReport {
+  id: string;
+  state: string;
+  restarts: number;
+  lastError?: { code: string; message: string };
+}
+
+let broker: RunningBroker;
+let hub: WeriftWhipHub;
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+  hub = new WeriftWhipHub();
+  await hub.start();
+});
+
+afterAll(async () => {
+  await hub.stop();
+  await broker.stop();
+});
+
+/** Child pids of a process, from /proc. */
+async function childPids(parent: number | undefined): Promise<number[]> {
+  const { readFile, readdir } = await import("node:fs/promises");
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+async function startDevice(
+  deviceId: string,
+): Promise<{ agent: ChildProcess; fleet: FleetWatcher; socket: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "spoke-fleet-"));
+  const config = { ...testConfig(hub.endpoint, { mqttUrl: broker.url }), deviceId };
+  const agent = spawnAgent(config, dir);
+  const fleet = new FleetWatcher(broker.url, deviceId);
+  await fleet.start();
+  await waitFor("online", () => fleet.latest("status")?.state === "online");
+  return { agent, fleet, socket: config.control.socketPath };
+}
+
+describe("fleet reporting over MQTT (real Mosquitto, agent as its own process)", () => {
+  it("publishes presence, retained health with real machine figures, and the session", async () => {
+    const { agent, fleet } = await startDevice("box-health");
+    try {
+      await waitFor("health", () => fleet.latest("health") !== undefined);
+      const health = fleet.latest("health") as { system: Record<string, number>; feeds: FeedReport[] };
+      expect(health).toMatchObject({ deviceId: "box-health", overall: "ok", session: { state: "idle" } });
+      const system = health.system;
+      expect(system.memoryTotalBytes).toBeGreaterThan(100 * 1024 * 1024);
+      expect(system.cpuLoadPercent).toBeGreaterThanOrEqual(0);
+      expect(system.osUptimeSeconds).toBeGreaterThan(0);
+      expect(health.feeds.map((feed) => [feed.id, feed.state])).toEqual([["room-camera", "stopped"]]);
+      expect(fleet.latest("session")).toMatchObject({ state: "idle" });
+
+      // A dashboard that connects later still gets the latest state: status, health and session are retained.
+      const late = new FleetWatcher(broker.url, "box-health");
+      await late.start();
+      await waitFor("retained messages", () =>
+        ["status", "health", "session"].every((name) => late.latest(name)),
+      );
+      expect(
+        late.messages
+          .filter((m) => m.retained)
+          .map((m) => m.topic.split("/").pop())
+          .sort(),
+      ).toEqual(expect.arrayContaining(["health", "session", "status"]));
+      await late.stop();
+    } finally {
+      agent.kill("SIGTERM");
+      await exited(agent);
+      await fleet.stop();
+    }
+  });
+
+  it("reports a killed feed worker as an event and in health, and shows it running again", async () => {
+    const { agent, fleet, socket } = await startDevice("box-restart");
+    try {
+      await sendControlCommand(socket, "start");
+      await waitFor("live on MQTT", () => fleet.latest("session")?.state === "live");
+      const [worker] = (await childPids(agent.pid)).filter(isAlive);
+      process.kill(worker ?? 0, "SIGKILL");
+      await waitFor("feed_failed event", () => fleet.on("events").some((e) => e.type === "feed_failed"));
+      expect(fleet.on("events").find((e) => e.type === "feed_failed")).toMatchObject({
+        feed: "room-camera",
+        error: { code: "SPOKE_FEED_WORKER_EXITED", message: "feed worker killed by SIGKILL" },
+      });
+      const feeds = () => fleet.on("health").map((h) => (h.feeds as FeedReport[])[0]);
+      await waitFor("health shows the restart", () => feeds().some((f) => f?.state === "restarting"));
+      await waitFor("health shows it running again", () => feeds().at(-1)?.state === "running");
+      expect(feeds().at(-1)).toMatchObject({ restarts: 1, lastError: { code: "SPOKE_FEED_WORKER_EXITED" } });
+      expect(fleet.on("health").some((h) => h.overall === "degraded")).toBe(true);
+      expect(fleet.latest("session")?.state).toBe("live");
+    } finally {
+      agent.kill("SIGTERM");
+      await exited(agent);
+      await fleet.stop();
+    }
+  });
+
+  it("says offline on SIGTERM after ending the session with a WHIP DELETE", async () => {
+    const { agent, fleet, socket } = await startDevice("box-term");
+    await sendControlCommand(socket, "start");
+    await waitFor("live", () => fleet.latest("session")?.state === "live");
+    const deletesBefore = hub.requests.filter((r) => r.method === "DELETE").length;
+    agent.kill("SIGTERM");
+    expect(await exited(agent)).toEqual({ code: 0, signal: null });
+    await waitFor("offline", () => fleet.latest("status")?.state === "offline");
+    expect(hub.requests.filter((r) => r.method === "DELETE").length).toBe(deletesBefore + 1);
+    await fleet.stop();
+  });
+
+  it("is marked lost by the broker's Last Will when the agent dies without a word", async () => {
+    const { agent, fleet } = await startDevice("box-lost");
+    agent.kill("SIGKILL");
+    await exited(agent);
+    await waitFor("lost", () => fleet.latest("status")?.state === "lost");
+    await fleet.stop();
+  });
+});

@@ -1,0 +1,87 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { deleteSession, publishOffer } from "../../agent/adapters/whip/whip-client.js";
+import { readBody } from "../../devhub/http.js";
+
+const servers: ReturnType<typeof createServer>[] = [];
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+});
+
+/** A scripted HTTP endpoint: each test says how it answers. */
+async function endpoint(
+  handler: (req: IncomingMessage, body: string, res: ServerResponse) => void,
+): Promise<string> {
+  const server = createServer((req, res) => {
+    readBody(req).then(
+      (body) => handler(req, body, res),
+      () => res.destroy(),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n";
+const ANSWER = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\n";
+
+describe("WHIP client", () => {
+  it("posts the offer as application/sdp with the token and resolves a relative Location", async () => {
+    const seen: Record<string, string | undefined> = {};
+    const base = await endpoint((req, body, res) => {
+      Object.assign(seen, { type: req.headers["content-type"], auth: req.headers.authorization, body });
+      res.writeHead(201, { "content-type": "application/sdp", location: "sessions/42" }).end(ANSWER);
+    });
+    const session = await publishOffer({ url: `${base}/whip/room`, bearerToken: "t0k" }, OFFER);
+    expect(seen).toEqual({ type: "application/sdp", auth: "Bearer t0k", body: OFFER });
+    expect(session).toEqual({ answerSdp: ANSWER, resourceUrl: `${base}/whip/sessions/42` });
+  });
+
+  it("follows a 307 redirect with the offer and takes the Location relative to where it landed", async () => {
+    const base = await endpoint((req, body, res) => {
+      if (req.url === "/whip") res.writeHead(307, { location: "/edge-2/whip" }).end();
+      else if (body === OFFER)
+        res.writeHead(201, { "content-type": "application/sdp", location: "s/1" }).end(ANSWER);
+      else res.writeHead(400).end();
+    });
+    const session = await publishOffer({ url: `${base}/whip` }, OFFER);
+    expect(session.resourceUrl).toBe(`${base}/edge-2/s/1`);
+  });
+
+  it("rejects a 201 without an SDP answer or Location as not WHIP", async () => {
+    const base = await endpoint((_req, _body, res) =>
+      res.writeHead(201, { "content-type": "text/html" }).end("<html>"),
+    );
+    await expect(publishOffer({ url: base }, OFFER)).rejects.toMatchObject({ code: "SPOKE_WHIP_BAD_ANSWER" });
+  });
+
+  it("keeps an error page's excerpt short and on one line", async () => {
+    const page = `<html>\n<body>${"x".repeat(500)}</body>\n</html>`;
+    const base = await endpoint((_req, _body, res) =>
+      res.writeHead(502, { "content-type": "text/html" }).end(page),
+    );
+    const error = await publishOffer({ url: base }, OFFER).then(
+      () => new Error("accepted"),
+      (e: Error) => e,
+    );
+    expect(error).toMatchObject({ code: "SPOKE_WHIP_HTTP_ERROR" });
+    expect(error.message).toMatch(/^WHIP endpoint answered 502 Bad Gateway: <html> <body>x+…$/);
+    expect(error.message.length).toBeLessThan(260);
+  });
+
+  it("sends DELETE with the token and returns a hub's refusal for the log instead of throwing", async () => {
+    const methods: string[] = [];
+    const base = await endpoint((req, _body, res) => {
+      methods.push(`${req.method} ${req.headers.authorization}`);
+      res.writeHead(req.url === "/gone" ? 404 : 200).end();
+    });
+    expect(await deleteSession({ url: base, bearerToken: "t" }, `${base}/s/1`)).toBeUndefined();
+    expect(await deleteSession({ url: base }, `${base}/gone`)).toMatchObject({
+      code: "SPOKE_WHIP_HTTP_ERROR",
+    });
+    expect(methods).toEqual(["DELETE Bearer t", "DELETE undefined"]);
+  });
+});
