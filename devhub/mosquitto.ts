@@ -8,6 +8,8 @@ export interface RunningBroker {
   url: string;
   port: number;
   process: ChildProcess;
+  /** What the broker logged so far (connections with their protocol version, disconnections). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -45,8 +47,8 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000):
  * Starts Debian's Mosquitto on a free loopback port with a throwaway config (anonymous access, no
  * persistence): the broker of the demo and of the tests.
  */
-export async function startMosquitto(): Promise<RunningBroker> {
-  const port = await freePort();
+export async function startMosquitto(options: { port?: number } = {}): Promise<RunningBroker> {
+  const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), "spoke-mosquitto-"));
   const configFile = join(dir, "mosquitto.conf");
   await writeFile(
@@ -55,11 +57,16 @@ export async function startMosquitto(): Promise<RunningBroker> {
   );
   const child = spawn(MOSQUITTO, ["-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let log = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    log = (log + chunk).slice(-100_000);
+  });
   await waitForPort(port, child);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
     process: child,
+    log: () => log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;

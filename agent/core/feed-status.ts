@@ -10,6 +10,9 @@ export interface FeedStatus {
   restarts: number;
   packetsForwarded: number;
   bytesForwarded: number;
+  /** The feed worker's own CPU (% of one core) and resident memory, as it last reported them. */
+  workerCpuPercent?: number;
+  workerMemoryBytes?: number;
   lastError?: ErrorInfo;
 }
 

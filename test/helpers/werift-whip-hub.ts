@@ -15,6 +15,8 @@ export interface HubSession {
   pc: RTCPeerConnection;
   packets: number;
   deleted: boolean;
+  /** Asks the publisher for a keyframe, as a decoder that lost the picture does (RTCP PLI). */
+  requestKeyframe(): Promise<void>;
 }
 
 export interface WhipHubOptions {
@@ -100,11 +102,21 @@ export class WeriftWhipHub {
       headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
       iceAdditionalHostAddresses: ["127.0.0.1"],
     });
-    const session: HubSession = { id: randomUUID(), pc, packets: 0, deleted: false };
+    let mediaSsrc = 0;
+    let sendPli: (ssrc: number) => Promise<void> = async () => undefined;
+    const session: HubSession = {
+      id: randomUUID(),
+      pc,
+      packets: 0,
+      deleted: false,
+      requestKeyframe: () => sendPli(mediaSsrc),
+    };
     this.sessions.set(session.id, session);
     pc.onTransceiverAdded.subscribe((transceiver) => {
+      sendPli = (ssrc) => transceiver.receiver.sendRtcpPLI(ssrc);
       transceiver.onTrack.subscribe((track) => {
         track.onReceiveRtp.subscribe((rtp) => {
+          mediaSsrc = rtp.header.ssrc;
           session.packets += 1;
           this.options.onRtp?.(rtp);
         });

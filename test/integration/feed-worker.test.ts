@@ -90,6 +90,40 @@ describe("feed worker", () => {
     }
   });
 
+  it("follows a bitrate change at run time, and keeps it across a restart", async () => {
+    const events = recorder();
+    const config = testConfig("http://127.0.0.1:9/whip", {
+      feed: { source: { type: "test", pattern: "snow" } },
+    });
+    const feedRunner = runner(events, config);
+    await feedRunner.start();
+    const kbpsOver = async (ms: number): Promise<number> => {
+      const from = events.packets.length;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      const bytes = events.packets.slice(from).reduce((sum, packet) => sum + packet.length, 0);
+      return (bytes * 8) / ms;
+    };
+    const configured = await kbpsOver(1500);
+    feedRunner.setBitrate(300);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const lowered = await kbpsOver(1500);
+    expect(configured).toBeGreaterThan(1200);
+    expect(lowered).toBeLessThan(configured / 3);
+    process.kill(feedRunner.workerPid ?? 0, "SIGKILL");
+    await waitFor("the restart", () => events.restarted === 1);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await kbpsOver(1500)).toBeLessThan(configured / 3);
+  });
+
+  it("reports the worker's own CPU and memory", async () => {
+    const feedRunner = runner(recorder());
+    await feedRunner.start();
+    await waitFor("worker stats", () => feedRunner.snapshot().workerMemoryBytes !== undefined, 5000);
+    const status = feedRunner.snapshot();
+    expect(status.workerMemoryBytes).toBeGreaterThan(20 * 1024 * 1024);
+    expect(status.workerCpuPercent).toBeGreaterThan(0);
+  });
+
   it("reports a missing capture device by name instead of hanging", async () => {
     const config = testConfig("http://127.0.0.1:9/whip", {
       feed: { source: { type: "v4l2", device: "/dev/video-missing" } },
@@ -105,7 +139,7 @@ describe("feed worker", () => {
 
   it("reports a pipeline GStreamer cannot build", async () => {
     const worker = new FeedWorkerProcess("broken", QUICK_TIMINGS, testLog);
-    const handlers = { onRtp: () => undefined, onFailure: () => undefined };
+    const handlers = { onRtp: () => undefined, onFailure: () => undefined, onStats: () => undefined };
     await expect(
       worker.start(() => ({ launch: "videotestsrc ! no-such-element ! fakesink" }), handlers),
     ).rejects.toMatchObject({

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
-import { type RunningBroker, startMosquitto } from "../../devhub/mosquitto.js";
-import { isAlive, testConfig } from "../helpers/agent-fixtures.js";
+import { startAgent } from "../../agent/main.js";
+import { freePort, type RunningBroker, startMosquitto } from "../../devhub/mosquitto.js";
+import { isAlive, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { exited, FleetWatcher, spawnAgent } from "../helpers/agent-process.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub } from "../helpers/werift-whip-hub.js";
@@ -54,6 +55,50 @@ async function startDevice(
   await waitFor("online", () => fleet.latest("status")?.state === "online");
   return { agent, fleet, socket: config.control.socketPath };
 }
+
+describe("the agent's broker connection", () => {
+  it("speaks MQTT 3.1.1 to brokers that need it", async () => {
+    const config = testConfig(hub.endpoint, { mqttUrl: broker.url });
+    config.deviceId = "box-v311";
+    config.mqtt.protocolVersion = 4;
+    const fleet = new FleetWatcher(broker.url, config.deviceId);
+    await fleet.start();
+    const agent = await startAgent(config, { log: testLog });
+    try {
+      await waitFor("online", () => fleet.latest("status")?.state === "online");
+      await waitFor("health", () => fleet.latest("health")?.deviceId === "box-v311");
+      // Mosquitto logs the protocol of each connection: p2 is MQTT 3.1.1, p5 is MQTT 5.
+      expect(broker.log()).toMatch(/as spoke-box-v311 \(p2,/);
+    } finally {
+      await agent.stop();
+      await fleet.stop();
+    }
+  });
+
+  it("starts without its broker, runs a session, and reports the latest state once the broker appears", async () => {
+    const port = await freePort();
+    const config = testConfig(hub.endpoint, { mqttUrl: `mqtt://127.0.0.1:${port}` });
+    config.deviceId = "box-late-broker";
+    const agent = await startAgent(config, { log: testLog });
+    let lateBroker: RunningBroker | undefined;
+    let fleet: FleetWatcher | undefined;
+    try {
+      agent.pressButton();
+      await waitFor("live without a broker", () => agent.session.report().state === "live");
+      lateBroker = await startMosquitto({ port });
+      fleet = new FleetWatcher(lateBroker.url, config.deviceId);
+      await fleet.start();
+      await waitFor("online", () => fleet?.latest("status")?.state === "online", 10_000);
+      await waitFor("the live session", () => fleet?.latest("session")?.state === "live");
+      // Only the latest session state was kept while offline: no backlog of starting/live.
+      expect(fleet.on("session").map((s) => s.state)).toEqual(["live"]);
+    } finally {
+      await agent.stop();
+      await fleet?.stop();
+      await lateBroker?.stop();
+    }
+  });
+});
 
 describe("fleet reporting over MQTT (real Mosquitto, agent as its own process)", () => {
   it("publishes presence, retained health with real machine figures, and the session", async () => {

@@ -59,6 +59,29 @@ describe("publishing over WHIP", () => {
     });
   });
 
+  it("answers the hub's keyframe request (PLI) with a keyframe from the encoder", async () => {
+    let keyframes = 0;
+    const hub = new WeriftWhipHub({
+      onRtp: (packet) => {
+        const nal = (packet.payload[0] ?? 0) & 0x1f;
+        const fuStart = nal === 28 && ((packet.payload[1] ?? 0) & 0x9f) === 0x85;
+        if (nal === 5 || fuStart) keyframes += 1;
+      },
+    });
+    await hub.start();
+    cleanups.push(() => hub.stop());
+    // Ten seconds between periodic keyframes: any keyframe seen sooner was asked for.
+    const agent = await agentFor(testConfig(hub.endpoint, { feed: { keyframeIntervalSeconds: 10 } }));
+    agent.pressButton();
+    await waitFor("live", () => agent.session.report().state === "live");
+    await waitFor("the first keyframe", () => keyframes > 0);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const before = keyframes;
+    const [session] = hub.sessions.values();
+    await session?.requestKeyframe();
+    await waitFor("a keyframe after the PLI", () => keyframes > before, 2000);
+  });
+
   it("ends the session on the second press: WHIP DELETE sent, worker gone, state idle", async () => {
     const { hub, decoder } = await hubWithDecoder();
     const agent = await agentFor(testConfig(hub.endpoint));

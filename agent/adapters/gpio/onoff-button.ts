@@ -6,11 +6,11 @@ export interface ButtonOptions {
   debounceMs: number;
 }
 
-interface OnoffGpio {
+export interface OnoffGpio {
   watch(callback: (error: Error | null | undefined, value: number) => void): void;
   unexport(): void;
 }
-interface OnoffModule {
+export interface OnoffModule {
   Gpio: {
     accessible: boolean;
     new (
@@ -31,10 +31,11 @@ export async function watchGpioButton(
   options: ButtonOptions,
   onPress: () => void,
   log: Logger,
+  loadOnoff: () => Promise<OnoffModule> = async () => (await import("onoff")) as unknown as OnoffModule,
 ): Promise<() => void> {
   let onoff: OnoffModule;
   try {
-    onoff = (await import("onoff")) as unknown as OnoffModule;
+    onoff = await loadOnoff();
   } catch (error) {
     log.warn({ err: String(error) }, "GPIO library unavailable; the physical button is disabled");
     return () => undefined;

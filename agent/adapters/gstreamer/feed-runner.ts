@@ -15,6 +15,8 @@ export class FeedRunner implements MediaFeed {
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly status: FeedStatus;
+  /** The encoder's current target; a restarted worker starts at it, not at the configured one. */
+  private bitrateKbps: number;
 
   constructor(
     private readonly feed: FeedConfig,
@@ -23,6 +25,7 @@ export class FeedRunner implements MediaFeed {
     private readonly log: Logger,
   ) {
     this.status = { id: feed.id, state: "stopped", restarts: 0, packetsForwarded: 0, bytesForwarded: 0 };
+    this.bitrateKbps = feed.bitrateKbps;
   }
 
   snapshot(): FeedStatus {
@@ -42,6 +45,12 @@ export class FeedRunner implements MediaFeed {
     this.worker?.requestKeyframe();
   }
 
+  /** Changes the encoder's target bitrate while it runs (the congestion controller's lever). */
+  setBitrate(kbps: number): void {
+    this.bitrateKbps = kbps;
+    this.worker?.setBitrate(kbps);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
@@ -53,13 +62,17 @@ export class FeedRunner implements MediaFeed {
   private async launch(): Promise<void> {
     const worker = new FeedWorkerProcess(this.feed.id, this.timings, this.log);
     this.worker = worker;
-    await worker.start((port) => buildFeedPipeline(this.feed, port), {
+    await worker.start((port) => buildFeedPipeline({ ...this.feed, bitrateKbps: this.bitrateKbps }, port), {
       onRtp: (packet) => {
         this.status.packetsForwarded += 1;
         this.status.bytesForwarded += packet.length;
         this.events.onPacket(packet);
       },
       onFailure: (error) => this.onWorkerFailure(error),
+      onStats: (stats) => {
+        this.status.workerCpuPercent = stats.cpuPercent;
+        this.status.workerMemoryBytes = stats.memoryBytes;
+      },
     });
     if (this.stopped) {
       await worker.stop();
@@ -71,6 +84,8 @@ export class FeedRunner implements MediaFeed {
 
   private onWorkerFailure(error: SpokeError): void {
     this.status.lastError = error.toInfo();
+    delete this.status.workerCpuPercent;
+    delete this.status.workerMemoryBytes;
     this.status.restarts += 1;
     const delay = restartDelayMs(this.status.restarts);
     this.log.warn({ err: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");

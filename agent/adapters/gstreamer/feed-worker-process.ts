@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { FeedPipeline } from "../../../pipelines/feed-pipeline.js";
 import { type ErrorInfo, SpokeError } from "../../core/errors.js";
 import { workerEntry } from "./worker-entry.js";
-import type { FromWorker, ToWorker } from "./worker-protocol.js";
+import type { FromWorker, ToWorker, WorkerStats } from "./worker-protocol.js";
 
 export interface WorkerTimings {
   /** How long the first RTP packet may take after the fork. */
@@ -25,6 +25,7 @@ export interface WorkerHandlers {
   onRtp(packet: Buffer): void;
   /** Called at most once, when a running worker dies or stalls (not after `stop`). */
   onFailure(error: SpokeError): void;
+  onStats(stats: WorkerStats): void;
 }
 
 /**
@@ -78,6 +79,8 @@ export class FeedWorkerProcess {
     this.child?.on("exit", (code, signal) => this.failed(handlers, exitError(code, signal)));
     this.child?.on("message", (message: FromWorker) => {
       if (message.type === "error") this.failed(handlers, fromInfo(message.error));
+      if (message.type === "stats")
+        handlers.onStats({ cpuPercent: message.cpuPercent, memoryBytes: message.memoryBytes });
     });
     this.armWatchdog(handlers);
   }

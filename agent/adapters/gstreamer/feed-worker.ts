@@ -64,6 +64,23 @@ function start(gst: GstModule, launch: string, sourceDevice: string | undefined)
   return pipeline;
 }
 
+const STATS_INTERVAL_MS = 2000;
+
+/** Reports this process's CPU (% of one core) and resident memory every couple of seconds. */
+function reportStats(): void {
+  let last = process.cpuUsage();
+  let lastAt = process.hrtime.bigint();
+  setInterval(() => {
+    const now = process.hrtime.bigint();
+    const used = process.cpuUsage(last);
+    const elapsedMicros = Number(now - lastAt) / 1000;
+    last = process.cpuUsage();
+    lastAt = now;
+    const cpuPercent = Math.round(((used.user + used.system) / elapsedMicros) * 1000) / 10;
+    send({ type: "stats", cpuPercent, memoryBytes: process.memoryUsage.rss() });
+  }, STATS_INTERVAL_MS);
+}
+
 function main(): void {
   // Loaded here, not at import time, so that importing this module has no side effects.
   const gst = createRequire(import.meta.url)("gstreamer-superficial") as GstModule;
@@ -77,6 +94,7 @@ function main(): void {
     switch (message.type) {
       case "start":
         pipeline ??= start(gst, message.launch, message.sourceDevice);
+        reportStats();
         break;
       case "keyframe":
         pipeline?.forceKeyUnit(PAYLOADER_NAME, 1);

@@ -8,4 +8,14 @@ export type ToWorker =
   | { type: "bitrate"; kbps: number }
   | { type: "stop" };
 
-export type FromWorker = { type: "playing" } | { type: "error"; error: ErrorInfo } | { type: "eos" };
+/** The worker's own cost, measured inside it: encoding is most of a box's CPU. */
+export interface WorkerStats {
+  cpuPercent: number;
+  memoryBytes: number;
+}
+
+export type FromWorker =
+  | { type: "playing" }
+  | ({ type: "stats" } & WorkerStats)
+  | { type: "error"; error: ErrorInfo }
+  | { type: "eos" };
