@@ -15,7 +15,7 @@ const USAGE = `usage:
   spoke run --config <file.json>          run the agent
   spoke session start|stop|toggle|status  drive the running agent's session [--socket <path>]
   spoke check-config <file.json>          validate a configuration file and print it with defaults
-  spoke demo [--port 8080]                the agent on test sources with a local broker and viewer page`;
+  spoke demo [--port 8080] [--host 0.0.0.0]  the agent on test sources, a local broker and the viewer page`;
 
 const DEFAULT_SOCKET = configSchema.shape.control.parse(undefined).socketPath;
 
@@ -70,6 +70,7 @@ async function main(argv: string[]): Promise<void> {
       config: { type: "string", short: "c" },
       socket: { type: "string", default: DEFAULT_SOCKET },
       port: { type: "string", default: "8080" },
+      host: { type: "string", default: "127.0.0.1" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -83,7 +84,7 @@ async function main(argv: string[]): Promise<void> {
       return checkConfig(argument ?? values.config);
     case "demo": {
       const { runDemo } = await import("../devhub/demo.js");
-      return runDemo({ port: Number(values.port) });
+      return runDemo({ port: Number(values.port), host: values.host });
     }
     default:
       console.log(USAGE);

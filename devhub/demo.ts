@@ -40,20 +40,20 @@ export function demoConfig(whipUrl: string, mqttUrl: string, socketPath: string)
  * The demo: the real agent on test sources, a locally started Mosquitto, and the dev hub page. Enter
  * in this terminal is the session button.
  */
-export async function runDemo(options: { port: number }): Promise<void> {
+export async function runDemo(options: { port: number; host: string }): Promise<void> {
   const broker = await startMosquitto();
   const hub = new DevHub({
     port: options.port,
     bearerToken: DEMO_TOKEN,
     mqttUrl: broker.url,
-    host: "0.0.0.0",
+    host: options.host,
   });
   await hub.start();
   const stateDir = await mkdtemp(join(tmpdir(), "spoke-demo-"));
   const socketPath = join(stateDir, "control.sock");
   const config = demoConfig(hub.whipUrl("room"), broker.url, socketPath);
   const agent = await startAgent(config, { log: createLogger("info") });
-  const pageUrl = `http://localhost:${options.port}/`;
+  const pageUrl = `http://${options.host === "0.0.0.0" ? "<this-box>" : "localhost"}:${options.port}/`;
   console.error(
     [
       "",

@@ -23,9 +23,14 @@ function render(list, rows) {
   );
 }
 
+const hint = document.getElementById("hint");
+
 function setLive(on, text) {
   liveBadge.textContent = text;
   liveBadge.classList.toggle("on", on);
+  hint.textContent = on
+    ? "Press the session button again to end the session."
+    : "Press the session button (Enter in the demo terminal) to go live.";
 }
 
 async function gatheringComplete(pc) {
@@ -121,11 +126,9 @@ function showFleet({ topic, payload }) {
       health.system.cpuTemperatureC === null ? "n/a" : `${health.system.cpuTemperatureC} °C`,
     ]);
     for (const feed of health.feeds) {
-      rows.push([
-        `feed ${feed.id}`,
-        `${feed.state}, ${feed.restarts} restarts`,
-        feed.state !== "running" && feed.state !== "stopped",
-      ]);
+      const cost = feed.workerCpuPercent === undefined ? "" : `, worker ${feed.workerCpuPercent} % CPU`;
+      const unhealthy = feed.state !== "running" && feed.state !== "stopped";
+      rows.push([`feed ${feed.id}`, `${feed.state}, ${feed.restarts} restarts${cost}`, unhealthy]);
     }
     rows.push(["reported", new Date(health.at).toLocaleTimeString()]);
   }

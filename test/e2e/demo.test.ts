@@ -1,0 +1,77 @@
+import { spawn } from "node:child_process";
+import { createConnection } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../devhub/mosquitto.js";
+import { exited } from "../helpers/agent-process.js";
+import { launchChromium } from "../helpers/chromium.js";
+import { waitFor } from "../helpers/wait.js";
+
+interface ViewerStats {
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+let browser: Awaited<ReturnType<typeof launchChromium>>;
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(() => browser.close());
+
+describe("the README's demo", () => {
+  it("shows moving 720p video in the page after Enter in the terminal, and quits cleanly on Ctrl-C", async () => {
+    const port = await freePort();
+    const demo = spawn(
+      process.execPath,
+      ["--import", "tsx", "agent/cli.ts", "demo", "--port", String(port)],
+      {
+        stdio: ["pipe", "ignore", "pipe"],
+      },
+    );
+    let said = "";
+    demo.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      said += chunk;
+    });
+    try {
+      await waitFor("the demo to start", () => said.includes("Spoke demo is running"), 20_000);
+      expect(said).toContain(`Open http://localhost:${port}/ in a browser`);
+      const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.locator("#health").getByText("online", { exact: true }).waitFor({ timeout: 15_000 });
+      demo.stdin?.write("\n");
+      await page.waitForFunction(
+        () =>
+          ((globalThis as unknown as { spokeViewer: { stats: ViewerStats | null } }).spokeViewer.stats
+            ?.framesDecoded ?? 0) >= 60,
+        undefined,
+        { timeout: 30_000 },
+      );
+      const stats = await page.evaluate(
+        () => (globalThis as unknown as { spokeViewer: { stats: ViewerStats } }).spokeViewer.stats,
+      );
+      expect({ width: stats.frameWidth, height: stats.frameHeight }).toEqual({ width: 1280, height: 720 });
+      // The picture moves: the clock overlay changes, so two screenshots a second apart differ.
+      const first = await page.locator("video").screenshot();
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await page.locator("video").screenshot()).equals(first)).toBe(false);
+    } finally {
+      demo.kill("SIGINT");
+      expect(await exited(demo)).toEqual({ code: 0, signal: null });
+    }
+    // Ctrl-C took the demo's broker and hub down with it.
+    const brokerPort = Number(/Broker: mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(said)?.[1]);
+    expect(await portOpen(brokerPort)).toBe(false);
+    expect(await portOpen(port)).toBe(false);
+  });
+});
