@@ -15,8 +15,8 @@ import { parseArgs } from "node:util";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
 import { parseConfig } from "../agent/config/validate.js";
 import { exited, spawnAgent } from "../test/helpers/agent-process.js";
+import { childPids, cpuSeconds } from "../test/helpers/proc.js";
 import { WeriftWhipHub } from "../test/helpers/werift-whip-hub.js";
-import { childPids, cpuSeconds } from "./proc-cpu.js";
 
 const { values } = parseArgs({
   options: {

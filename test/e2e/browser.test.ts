@@ -5,15 +5,7 @@ import { type RunningAgent, startAgent } from "../../agent/main.js";
 import { type RunningBroker, startMosquitto } from "../../devhub/mosquitto.js";
 import { DevHub } from "../../devhub/server.js";
 import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
-import { launchChromium } from "../helpers/chromium.js";
-
-interface ViewerStats {
-  framesDecoded: number;
-  frameWidth: number;
-  frameHeight: number;
-  pliCount: number;
-  codec: string;
-}
+import { launchChromium, waitForDecodedFrames } from "../helpers/chromium.js";
 
 let broker: RunningBroker;
 let hub: DevHub;
@@ -41,12 +33,6 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-function stats(): Promise<ViewerStats | null> {
-  return page.evaluate(
-    () => (globalThis as unknown as { spokeViewer: { stats: ViewerStats | null } }).spokeViewer.stats,
-  );
-}
-
 describe("end to end in Chromium through the dev hub", () => {
   it("shows the device's health from MQTT before any session", async () => {
     await page.getByText("online", { exact: true }).waitFor({ timeout: 15_000 });
@@ -58,14 +44,7 @@ describe("end to end in Chromium through the dev hub", () => {
   it("decodes moving video at the configured size after a button press, without a keyframe-request storm", async () => {
     const response = await sendControlCommand(socket, "toggle");
     expect(response).toMatchObject({ ok: true, accepted: true });
-    await page.waitForFunction(
-      () =>
-        ((globalThis as unknown as { spokeViewer: { stats: ViewerStats | null } }).spokeViewer.stats
-          ?.framesDecoded ?? 0) >= 90,
-      undefined,
-      { timeout: 30_000 },
-    );
-    const seen = await stats();
+    const seen = await waitForDecodedFrames(page, 90);
     expect(seen).toMatchObject({ frameWidth: 640, frameHeight: 360, codec: "video/H264" });
     // Chromium asks for a keyframe at most a few times at start; one per frame would mean a PLI loop.
     expect(seen?.pliCount).toBeLessThan(5);

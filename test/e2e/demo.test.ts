@@ -3,14 +3,8 @@ import { createConnection } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../devhub/mosquitto.js";
 import { exited } from "../helpers/agent-process.js";
-import { launchChromium } from "../helpers/chromium.js";
+import { launchChromium, waitForDecodedFrames } from "../helpers/chromium.js";
 import { waitFor } from "../helpers/wait.js";
-
-interface ViewerStats {
-  framesDecoded: number;
-  frameWidth: number;
-  frameHeight: number;
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -50,16 +44,7 @@ describe("the README's demo", () => {
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.locator("#health").getByText("online", { exact: true }).waitFor({ timeout: 15_000 });
       demo.stdin?.write("\n");
-      await page.waitForFunction(
-        () =>
-          ((globalThis as unknown as { spokeViewer: { stats: ViewerStats | null } }).spokeViewer.stats
-            ?.framesDecoded ?? 0) >= 60,
-        undefined,
-        { timeout: 30_000 },
-      );
-      const stats = await page.evaluate(
-        () => (globalThis as unknown as { spokeViewer: { stats: ViewerStats } }).spokeViewer.stats,
-      );
+      const stats = await waitForDecodedFrames(page, 60);
       expect({ width: stats.frameWidth, height: stats.frameHeight }).toEqual({ width: 1280, height: 720 });
       // The picture moves: the clock overlay changes, so two screenshots a second apart differ.
       const first = await page.locator("video").screenshot();

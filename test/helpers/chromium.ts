@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -32,4 +32,28 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       await rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** What the dev hub's viewer page exposes as `window.spokeViewer.stats` (from RTCPeerConnection.getStats). */
+export interface ViewerStats {
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  framesPerSecond: number;
+  pliCount: number;
+  codec: string;
+}
+
+type ViewerWindow = { spokeViewer: { stats: ViewerStats | null } };
+
+/** Waits until the viewer page has decoded at least `frames` frames, and returns its statistics. */
+export async function waitForDecodedFrames(page: Page, frames: number): Promise<ViewerStats> {
+  await page.waitForFunction(
+    (least) => ((globalThis as unknown as ViewerWindow).spokeViewer.stats?.framesDecoded ?? 0) >= least,
+    frames,
+    { timeout: 30_000 },
+  );
+  const stats = await page.evaluate(() => (globalThis as unknown as ViewerWindow).spokeViewer.stats);
+  if (!stats) throw new Error("the viewer page has no statistics");
+  return stats;
 }

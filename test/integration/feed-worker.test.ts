@@ -4,7 +4,8 @@ import { FeedWorkerProcess } from "../../agent/adapters/gstreamer/feed-worker-pr
 import type { MediaFeedEvents } from "../../agent/app/ports.js";
 import type { SpokeError } from "../../agent/core/errors.js";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
-import { isAlive, QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { isAlive } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** The H.264 NAL unit types one RTP packet carries (single NAL, STAP-A or FU-A start). */

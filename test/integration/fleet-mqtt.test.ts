@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
 import { startAgent } from "../../agent/main.js";
 import { freePort, type RunningBroker, startMosquitto } from "../../devhub/mosquitto.js";
-import { isAlive, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { exited, FleetWatcher, spawnAgent } from "../helpers/agent-process.js";
+import { childPids, isAlive } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub } from "../helpers/werift-whip-hub.js";
 
@@ -31,18 +32,6 @@ afterAll(async () => {
   await hub.stop();
   await broker.stop();
 });
-
-/** Child pids of a process, from /proc. */
-async function childPids(parent: number | undefined): Promise<number[]> {
-  const { readFile, readdir } = await import("node:fs/promises");
-  const pids: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) pids.push(Number(entry));
-  }
-  return pids;
-}
 
 async function startDevice(
   deviceId: string,
@@ -139,7 +128,7 @@ describe("fleet reporting over MQTT (real Mosquitto, agent as its own process)",
     try {
       await sendControlCommand(socket, "start");
       await waitFor("live on MQTT", () => fleet.latest("session")?.state === "live");
-      const [worker] = (await childPids(agent.pid)).filter(isAlive);
+      const [worker] = (await childPids(agent.pid ?? 0)).filter(isAlive);
       process.kill(worker ?? 0, "SIGKILL");
       await waitFor("feed_failed event", () => fleet.on("events").some((e) => e.type === "feed_failed"));
       expect(fleet.on("events").find((e) => e.type === "feed_failed")).toMatchObject({

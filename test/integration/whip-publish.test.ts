@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { SpokeConfig } from "../../agent/config/schema.js";
 import { type AgentOptions, type RunningAgent, startAgent } from "../../agent/main.js";
-import { isAlive, QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { GstDecoder } from "../helpers/gst-decoder.js";
+import { childPids, isAlive } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub, type WhipHubOptions } from "../helpers/werift-whip-hub.js";
 
@@ -30,18 +31,9 @@ async function agentFor(config: SpokeConfig, options: Partial<AgentOptions> = {}
   return agent;
 }
 
-/** The pids of this process's feed workers, read from /proc (they are our direct children). */
-async function workerPids(): Promise<number[]> {
-  const { readFile, readdir } = await import("node:fs/promises");
-  const pids: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
-    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (parent === process.pid && cmdline.includes("feed-worker")) pids.push(Number(entry));
-  }
-  return pids;
+/** This process's feed workers (the agent runs in the test process here). */
+function workerPids(): Promise<number[]> {
+  return childPids(process.pid, "feed-worker");
 }
 
 describe("publishing over WHIP", () => {
