@@ -89,22 +89,23 @@ export class SessionController {
     );
   }
 
+  /** Wires a feed and its publisher to each other: RTP flows one way, keyframe requests the other. */
   private createPublication(feed: FeedConfig, log: Logger): Publication {
-    const publication = {} as Publication;
-    publication.feed = this.createFeed(feed, {
-      onPacket: (packet) => publication.publisher.writeRtp(packet),
+    let publisher: Publisher | undefined;
+    const mediaFeed = this.createFeed(feed, {
+      onPacket: (packet) => publisher?.writeRtp(packet),
       onStateChange: (status) => this.observer.feedChanged(status),
       onFailure: (error) => this.observer.feedFailed(feed.id, error.toInfo()),
-      onRestarted: () => publication.publisher.markDiscontinuity(),
+      onRestarted: () => publisher?.markDiscontinuity(),
     });
-    publication.publisher = this.createPublisher(feed, {
-      onKeyframeRequest: () => publication.feed.requestKeyframe(),
+    publisher = this.createPublisher(feed, {
+      onKeyframeRequest: () => mediaFeed.requestKeyframe(),
       onConnectionLost: (error: SpokeError) => {
         log.warn({ feed: feed.id, err: error.toInfo() }, "connection to the hub lost");
         this.dispatch({ type: "connectionLost", error: error.toInfo() });
       },
     });
-    return publication;
+    return { feed: mediaFeed, publisher };
   }
 
   private async startPublication({ feed, publisher }: Publication): Promise<void> {

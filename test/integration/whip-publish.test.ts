@@ -103,6 +103,19 @@ describe("publishing over WHIP", () => {
     expect(agent.session.report().state).toBe("live");
   });
 
+  it("notices a hub that vanished (ICE consent expiry, RFC 7675) and releases the session's media", async () => {
+    const { hub } = await hubWithDecoder();
+    const agent = await agentFor(testConfig(hub.endpoint));
+    agent.pressButton();
+    await waitFor("live", () => agent.session.report().state === "live");
+    const workers = await workerPids();
+    const [session] = hub.sessions.values();
+    await session?.pc.close();
+    await waitFor("error", () => agent.session.report().state === "error", 45_000);
+    expect(agent.session.report().error).toEqual({ code: "SPOKE_WEBRTC_FAILED", message: "WebRTC connection failed" });
+    expect(workers.filter(isAlive)).toEqual([]);
+  }, 60_000);
+
   it("turns a hub's HTTP error into a session error that says what the hub said, and stops the feed", async () => {
     const { hub } = await hubWithDecoder({ failWith: { status: 403, body: "token expired for this room" } });
     const agent = await agentFor(testConfig(hub.endpoint));
