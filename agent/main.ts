@@ -45,10 +45,10 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   );
   const session = new SessionController(
     config.feeds,
-    (feed, events) => new FeedRunner(feed, timings, events, log.child({ module: "feed", feed: feed.id })),
-    (feed, events) => new WeriftPublisher(feed, events, log.child({ module: "webrtc", feed: feed.id })),
+    (feed, events, sessionLog) => new FeedRunner(feed, timings, events, sessionLog),
+    (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
     reporter,
-    log.child({ module: "session" }),
+    log,
   );
   const pressButton = (): void => {
     session.dispatch({ type: "buttonPressed" });

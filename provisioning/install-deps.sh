@@ -26,8 +26,16 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if ((node_major < 20)); then
-  echo "spoke: Node.js $(node --version) is too old; Spoke needs Node.js 20 or newer." >&2
-  exit 1
+node_major() { node -p 'process.versions.node.split(".")[0]'; }
+if (($(node_major) < 20)); then
+  # Debian 12 and Ubuntu 24.04 ship Node.js 18: take Node.js 20 from the npm registry instead.
+  echo "spoke: Node.js $(node --version) is too old; installing Node.js 20 from the npm registry" >&2
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo npm install --global --no-audit --no-fund node@20 >/dev/null
+  hash -r
+  if (($(node_major) < 20)); then
+    echo "spoke: still $(node --version) on PATH; put $(npm prefix --global)/bin first." >&2
+    exit 1
+  fi
 fi

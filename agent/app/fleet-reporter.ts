@@ -81,7 +81,7 @@ export class FleetReporter implements SessionObserver {
         });
         this.sink.publish({ topic: "health", payload: report, retain: true });
       },
-      (error: unknown) => this.log.warn({ err: String(error) }, "could not read system figures for health"),
+      (error: unknown) => this.log.warn({ error: String(error) }, "could not read system figures for health"),
     );
   }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { FeedConfig } from "../config/schema.js";
 import type { SpokeError } from "../core/errors.js";
 import type { FeedStatus } from "../core/feed-status.js";
@@ -21,7 +22,8 @@ export interface MediaFeed {
   snapshot(): FeedStatus;
 }
 
-export type MediaFeedFactory = (feed: FeedConfig, events: MediaFeedEvents) => MediaFeed;
+/** Builds a feed for one session; `log` carries the session's id. */
+export type MediaFeedFactory = (feed: FeedConfig, events: MediaFeedEvents, log: Logger) => MediaFeed;
 
 export interface PublisherEvents {
   /** The hub asked for a keyframe (RTCP PLI). */
@@ -41,7 +43,7 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-export type PublisherFactory = (feed: FeedConfig, events: PublisherEvents) => Publisher;
+export type PublisherFactory = (feed: FeedConfig, events: PublisherEvents, log: Logger) => Publisher;
 
 export interface SystemProbe {
   snapshot(): Promise<SystemSnapshot>;

@@ -28,14 +28,17 @@ export class SessionController {
   private since = new Date();
   private publications: Publication[] = [];
   private teardownDone: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
 
   constructor(
     private readonly feeds: readonly FeedConfig[],
     private readonly createFeed: MediaFeedFactory,
     private readonly createPublisher: PublisherFactory,
     private readonly observer: SessionObserver,
-    private readonly log: Logger,
-  ) {}
+    private readonly rootLog: Logger,
+  ) {
+    this.log = rootLog.child({ module: "session" });
+  }
 
   report(): SessionReport {
     return sessionReport(this.state, this.since);
@@ -75,7 +78,8 @@ export class SessionController {
   }
 
   private startSession(): void {
-    const sessionLog = this.log.child({ session: randomUUID().slice(0, 8) });
+    // Everything one session does is logged with its id, so a technician can follow it through.
+    const sessionLog = this.rootLog.child({ session: randomUUID().slice(0, 8) });
     this.publications = this.feeds.map((feed) => this.createPublication(feed, sessionLog));
     const current = this.publications;
     Promise.all(current.map((publication) => this.startPublication(publication))).then(
@@ -92,19 +96,27 @@ export class SessionController {
   /** Wires a feed and its publisher to each other: RTP flows one way, keyframe requests the other. */
   private createPublication(feed: FeedConfig, log: Logger): Publication {
     let publisher: Publisher | undefined;
-    const mediaFeed = this.createFeed(feed, {
-      onPacket: (packet) => publisher?.writeRtp(packet),
-      onStateChange: (status) => this.observer.feedChanged(status),
-      onFailure: (error) => this.observer.feedFailed(feed.id, error.toInfo()),
-      onRestarted: () => publisher?.markDiscontinuity(),
-    });
-    publisher = this.createPublisher(feed, {
-      onKeyframeRequest: () => mediaFeed.requestKeyframe(),
-      onConnectionLost: (error: SpokeError) => {
-        log.warn({ feed: feed.id, err: error.toInfo() }, "connection to the hub lost");
-        this.dispatch({ type: "connectionLost", error: error.toInfo() });
+    const mediaFeed = this.createFeed(
+      feed,
+      {
+        onPacket: (packet) => publisher?.writeRtp(packet),
+        onStateChange: (status) => this.observer.feedChanged(status),
+        onFailure: (error) => this.observer.feedFailed(feed.id, error.toInfo()),
+        onRestarted: () => publisher?.markDiscontinuity(),
       },
-    });
+      log.child({ module: "feed", feed: feed.id }),
+    );
+    publisher = this.createPublisher(
+      feed,
+      {
+        onKeyframeRequest: () => mediaFeed.requestKeyframe(),
+        onConnectionLost: (error: SpokeError) => {
+          log.warn({ feed: feed.id, error: error.toInfo() }, "connection to the hub lost");
+          this.dispatch({ type: "connectionLost", error: error.toInfo() });
+        },
+      },
+      log.child({ module: "webrtc", feed: feed.id }),
+    );
     return { feed: mediaFeed, publisher };
   }
 
@@ -127,7 +139,7 @@ export class SessionController {
     const steps = ending.flatMap(({ feed, publisher }) => [publisher.close(), feed.stop()]);
     for (const result of await Promise.allSettled(steps)) {
       if (result.status === "rejected") {
-        this.log.error({ err: toSpokeError(result.reason).toInfo() }, "session teardown step failed");
+        this.log.error({ error: toSpokeError(result.reason).toInfo() }, "session teardown step failed");
       }
     }
   }

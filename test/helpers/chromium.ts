@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+/** Debian's Chromium; elsewhere (Ubuntu's is a snap) point SPOKE_CHROMIUM at a Chromium or Chrome binary. */
+export const CHROMIUM_PATH = process.env.SPOKE_CHROMIUM ?? "/usr/bin/chromium";
 
 /**
  * Debian's Chromium, headless, as root on a closed network: no sandbox (root), no GPU, no QUIC, and no

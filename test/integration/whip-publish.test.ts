@@ -112,7 +112,10 @@ describe("publishing over WHIP", () => {
     const [session] = hub.sessions.values();
     await session?.pc.close();
     await waitFor("error", () => agent.session.report().state === "error", 45_000);
-    expect(agent.session.report().error).toEqual({ code: "SPOKE_WEBRTC_FAILED", message: "WebRTC connection failed" });
+    expect(agent.session.report().error).toEqual({
+      code: "SPOKE_WEBRTC_FAILED",
+      message: "WebRTC connection failed",
+    });
     expect(workers.filter(isAlive)).toEqual([]);
   }, 60_000);
 

@@ -37,7 +37,7 @@ export async function watchGpioButton(
   try {
     onoff = await loadOnoff();
   } catch (error) {
-    log.warn({ err: String(error) }, "GPIO library unavailable; the physical button is disabled");
+    log.warn({ error: String(error) }, "GPIO library unavailable; the physical button is disabled");
     return () => undefined;
   }
   if (!onoff.Gpio.accessible) {
@@ -50,7 +50,7 @@ export async function watchGpioButton(
     activeLow: options.activeLow,
   });
   gpio.watch((error, value) => {
-    if (error) log.warn({ err: error.message }, "GPIO read failed");
+    if (error) log.warn({ error: error.message }, "GPIO read failed");
     else if (value === 1) onPress();
   });
   log.info({ line: options.line }, "session button ready");

@@ -88,7 +88,7 @@ export class FeedRunner implements MediaFeed {
     delete this.status.workerMemoryBytes;
     this.status.restarts += 1;
     const delay = restartDelayMs(this.status.restarts);
-    this.log.warn({ err: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");
+    this.log.warn({ error: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");
     this.setState("restarting");
     this.events.onFailure(error);
     this.restartTimer = setTimeout(() => this.restart(), delay);

@@ -47,7 +47,7 @@ export class MqttLink {
     let lastError = "";
     client.on("error", (error) => {
       // A broker that stays down repeats the same error every retry: log it once, not every 2 s.
-      if (error.message !== lastError) this.log.warn({ err: { message: error.message } }, "MQTT error");
+      if (error.message !== lastError) this.log.warn({ error: error.message }, "MQTT error");
       lastError = error.message;
     });
     client.on("offline", () =>
@@ -75,9 +75,7 @@ export class MqttLink {
       const offline: PresencePayload = { state: "offline", at: new Date().toISOString() };
       await client
         .publishAsync(deviceTopic(this.deviceId, "status"), JSON.stringify(offline), { qos: 1, retain: true })
-        .catch((error: Error) =>
-          this.log.warn({ err: { message: error.message } }, "could not publish offline status"),
-        );
+        .catch((error: Error) => this.log.warn({ error: error.message }, "could not publish offline status"));
     }
     await client.endAsync();
   }
@@ -113,7 +111,7 @@ export class MqttLink {
       JSON.stringify(payload),
       { qos: 1, retain },
       (error) => {
-        if (error) this.log.warn({ topic, err: { message: error.message } }, "MQTT publish failed");
+        if (error) this.log.warn({ topic, error: error.message }, "MQTT publish failed");
       },
     );
   }

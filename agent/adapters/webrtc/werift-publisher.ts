@@ -97,7 +97,7 @@ export class WeriftPublisher implements Publisher {
     if (this.resourceUrl) {
       const failure = await deleteSession(this.endpoint, this.resourceUrl);
       if (failure)
-        this.log.warn({ err: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
+        this.log.warn({ error: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
     }
     await this.pc.close();
   }
