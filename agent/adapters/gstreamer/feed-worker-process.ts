@@ -76,6 +76,8 @@ export class FeedWorkerProcess {
       await this.stop();
       throw error;
     }
+    // Stopped while starting: stop() has already released everything.
+    if (this.ended) return;
     this.child?.on("exit", (code, signal) => this.failed(handlers, exitError(code, signal)));
     this.child?.on("message", (message: FromWorker) => {
       if (message.type === "error") this.failed(handlers, fromInfo(message.error));
@@ -116,7 +118,18 @@ export class FeedWorkerProcess {
       serialization: "json",
     });
     this.child = child;
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.exited = new Promise((resolve) => {
+      child.once("exit", () => resolve());
+      child.once("error", () => resolve());
+    });
+    // Without a listener, a failed spawn would be thrown as an uncaught 'error' event in the agent.
+    child.once("error", (cause) => {
+      reject(
+        new SpokeError("SPOKE_FEED_WORKER_EXITED", `cannot start the feed worker: ${cause.message}`, {
+          cause,
+        }),
+      );
+    });
     const stderr = collectTail(child);
     child.on("message", (message: FromWorker) => {
       if (message.type === "error") reject(fromInfo(message.error));
