@@ -180,6 +180,16 @@ describe("feed worker", () => {
     await waitFor("the stuck worker to be killed", () => !isAlive(stuckPid));
   });
 
+  it("kills a worker that does not exit when asked to stop", async () => {
+    const feedRunner = runner(recorder());
+    await feedRunner.start();
+    const pid = feedRunner.workerPid ?? 0;
+    // A stopped process cannot act on the stop message: it stands for a worker hung in GStreamer.
+    process.kill(pid, "SIGSTOP");
+    await feedRunner.stop();
+    expect(isAlive(pid)).toBe(false);
+  });
+
   it("leaves no worker process behind when stopped", async () => {
     const feedRunner = runner(recorder());
     await feedRunner.start();
