@@ -63,12 +63,13 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     log.child({ module: "control" }),
   );
 
+  // First, as it may refuse (another agent running): then nothing else has been started.
+  await control.start();
   link.start();
   reporter.start(
     () => session.report(),
     () => session.feedStatuses(),
   );
-  await control.start();
   const releaseButton = config.button.gpio
     ? await watchGpioButton(config.button.gpio, pressButton, log.child({ module: "gpio" }))
     : () => undefined;

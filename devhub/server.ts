@@ -136,12 +136,14 @@ export class DevHub {
       return;
     }
     const id = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<string | undefined>((resolve) => {
       this.pending.set(id, { resolve });
-      setTimeout(() => resolve(undefined), this.options.answerTimeoutMs ?? 15_000);
+      timer = setTimeout(() => resolve(undefined), this.options.answerTimeoutMs ?? 15_000);
     });
     this.broadcast("offer", { id, stream, sdp: offer });
     const sdp = await answer;
+    clearTimeout(timer);
     this.pending.delete(id);
     if (!sdp) {
       res.writeHead(504, { "content-type": "text/plain" }).end("the viewer page did not answer in time");

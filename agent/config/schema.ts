@@ -91,7 +91,23 @@ const gpioButton = z.object({
 
 export const configSchema = z.object({
   deviceId,
-  feeds: z.array(feed).min(1).max(3).describe("The feeds published during a session."),
+  feeds: z
+    .array(feed)
+    .min(1)
+    .max(3)
+    .superRefine((feeds, context) => {
+      // Health reports and logs name feeds by id: two feeds with one id could not be told apart.
+      feeds.forEach((current, index) => {
+        if (feeds.findIndex((other) => other.id === current.id) < index) {
+          context.addIssue({
+            code: "custom",
+            path: [index, "id"],
+            message: `"${current.id}" is already used by another feed`,
+          });
+        }
+      });
+    })
+    .describe("The feeds published during a session."),
   mqtt,
   button: z
     .object({ gpio: gpioButton.optional().describe("Physical button; omit on boxes without one.") })

@@ -23,6 +23,8 @@ export interface WhipHubOptions {
   token?: string;
   /** Answer every POST with this status instead (to test hub errors). */
   failWith?: { status: number; body: string };
+  /** Answer every POST with 201 and this SDP instead of a real answer (to test broken hubs). */
+  answerWith?: string;
   onRtp?: (packet: RtpPacket) => void;
 }
 
@@ -84,6 +86,11 @@ export class WeriftWhipHub {
       res
         .writeHead(this.options.failWith.status, { "content-type": "text/plain" })
         .end(this.options.failWith.body);
+      return;
+    }
+    if (this.options.answerWith !== undefined) {
+      res.writeHead(201, { "content-type": "application/sdp", location: "/whip/room/sessions/x" });
+      res.end(this.options.answerWith);
       return;
     }
     const offer = await readBody(req);

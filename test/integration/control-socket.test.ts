@@ -71,6 +71,25 @@ describe("control socket and `spoke session`", () => {
     });
   });
 
+  it("refuses to start a second agent on the same socket, and says why", async () => {
+    const second = testConfig(hub.endpoint);
+    second.control.socketPath = socket;
+    await expect(startAgent(second, { log: testLog })).rejects.toMatchObject({
+      code: "SPOKE_CONTROL_UNAVAILABLE",
+      message: `cannot open the control socket ${socket}: another Spoke agent is already running on it`,
+    });
+    expect(await sendControlCommand(socket, "status")).toMatchObject({ ok: true });
+  });
+
+  it("says clearly when the control socket cannot be created", async () => {
+    const config = testConfig(hub.endpoint);
+    config.control.socketPath = "/etc/hostname/control.sock";
+    await expect(startAgent(config, { log: testLog })).rejects.toMatchObject({
+      code: "SPOKE_CONTROL_UNAVAILABLE",
+      message: expect.stringContaining("cannot open the control socket /etc/hostname/control.sock: "),
+    });
+  });
+
   it("tells the technician when no agent is running", async () => {
     const result = (await spoke("session", "status", "--socket", "/tmp/no-such-spoke.sock")) as {
       code: number;

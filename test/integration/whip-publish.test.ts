@@ -133,6 +133,21 @@ describe("publishing over WHIP", () => {
     expect(agent.session.report().state).toBe("starting");
   });
 
+  it("reports a hub whose SDP answer takes no video, and ends the half-made session on the hub", async () => {
+    const { hub } = await hubWithDecoder({ answerWith: "v=0\r\nthis is not an answer\r\n" });
+    const agent = await agentFor(testConfig(hub.endpoint));
+    agent.pressButton();
+    await waitFor("error", () => agent.session.report().state === "error");
+    expect(agent.session.report().error).toEqual({
+      code: "SPOKE_WHIP_BAD_ANSWER",
+      message: "the hub's SDP answer accepts no video (no H.264 at the hub?)",
+    });
+    expect(hub.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+      "POST /whip/room",
+      "DELETE /whip/room/sessions/x",
+    ]);
+  });
+
   it("reports an unreachable hub", async () => {
     const agent = await agentFor(testConfig("http://127.0.0.1:9/whip/room"));
     agent.pressButton();

@@ -67,6 +67,13 @@ describe("configuration", () => {
     ]);
   });
 
+  it("refuses two feeds with the same id, naming the second", () => {
+    const feed = { id: "cam", source: { type: "test" }, whip: { url: "http://h/w" } };
+    expect(rejection(configInput({ feeds: [feed, { ...feed, id: "doc" }, feed] })).context.issues).toEqual([
+      'feeds.2.id: "cam" is already used by another feed',
+    ]);
+  });
+
   it("requires at least one feed and at most three", () => {
     expect(rejection(configInput({ feeds: [] })).context.issues).toEqual([
       "feeds: Too small: expected array to have >=1 items",

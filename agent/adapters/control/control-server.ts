@@ -1,8 +1,9 @@
 import { mkdir, rm } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
+import { SpokeError } from "../../core/errors.js";
 import { type ControlCommand, type ControlResponse, isControlCommand } from "./control-protocol.js";
 
 /** What a command does; returns whether the session accepted it and the session afterwards. */
@@ -22,15 +23,25 @@ export class ControlServer {
   ) {}
 
   async start(): Promise<void> {
-    await mkdir(dirname(this.socketPath), { recursive: true });
-    // A socket file left by a previous run that was killed would make listen() fail with EADDRINUSE.
-    await rm(this.socketPath, { force: true });
-    const server = createServer((socket) => this.serve(socket));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.socketPath, () => resolve());
-    });
+    if (await answers(this.socketPath)) {
+      throw this.unavailable("another Spoke agent is already running on it");
+    }
+    try {
+      await mkdir(dirname(this.socketPath), { recursive: true });
+      // A socket file left by a previous run that was killed would make listen() fail with EADDRINUSE.
+      await rm(this.socketPath, { force: true });
+      const server = createServer((socket) => this.serve(socket));
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.socketPath, () => resolve());
+      });
+      this.server = server;
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw this.unavailable(
+        `${reason} (set control.socketPath, or run under systemd, which creates /run/spoke)`,
+      );
+    }
     this.log.info({ socket: this.socketPath }, "control socket listening");
   }
 
@@ -39,6 +50,13 @@ export class ControlServer {
     if (!server) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await rm(this.socketPath, { force: true });
+  }
+
+  private unavailable(reason: string): SpokeError {
+    return new SpokeError(
+      "SPOKE_CONTROL_UNAVAILABLE",
+      `cannot open the control socket ${this.socketPath}: ${reason}`,
+    );
   }
 
   private serve(socket: Socket): void {
@@ -61,4 +79,16 @@ export class ControlServer {
 
 function badRequest(message: string): ControlResponse {
   return { ok: false, error: { code: "SPOKE_CONTROL_BAD_REQUEST", message } };
+}
+
+/** Whether something listens on the socket already (a second agent must not steal it). */
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createConnection(socketPath);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
 }

@@ -70,7 +70,7 @@ export class WeriftPublisher implements Publisher {
       await deleteSession(this.endpoint, session.resourceUrl);
       throw new SpokeError("SPOKE_WEBRTC_FAILED", "publication closed while connecting");
     }
-    await this.pc.setRemoteDescription({ type: "answer", sdp: session.answerSdp });
+    await this.applyAnswer(session.answerSdp);
     await this.connected();
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
@@ -100,6 +100,25 @@ export class WeriftPublisher implements Publisher {
         this.log.warn({ error: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
     }
     await this.pc.close();
+  }
+
+  private async applyAnswer(sdp: string): Promise<void> {
+    // werift accepts almost any answer and only fails later at ICE: check that the hub took our video
+    // (a rejected media section has port 0), so the error says what is wrong.
+    if (!/^m=video [1-9]/m.test(sdp)) {
+      throw new SpokeError(
+        "SPOKE_WHIP_BAD_ANSWER",
+        "the hub's SDP answer accepts no video (no H.264 at the hub?)",
+      );
+    }
+    try {
+      await this.pc.setRemoteDescription({ type: "answer", sdp });
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new SpokeError("SPOKE_WHIP_BAD_ANSWER", `the hub's SDP answer cannot be used: ${reason}`, {
+        cause,
+      });
+    }
   }
 
   private lost(state: string): void {
