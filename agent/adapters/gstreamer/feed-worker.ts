@@ -93,8 +93,9 @@ function main(): void {
   process.on("message", (message: ToWorker) => {
     switch (message.type) {
       case "start":
-        pipeline ??= start(gst, message.launch, message.sourceDevice);
-        reportStats();
+        if (pipeline) break;
+        pipeline = start(gst, message.launch, message.sourceDevice);
+        if (pipeline) reportStats();
         break;
       case "keyframe":
         pipeline?.forceKeyUnit(PAYLOADER_NAME, 1);
