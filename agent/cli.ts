@@ -4,10 +4,10 @@
  */
 import { parseArgs } from "node:util";
 import { sendControlCommand } from "./adapters/control/control-client.js";
-import { isControlCommand } from "./adapters/control/control-protocol.js";
 import { loadConfigFile } from "./config/load.js";
 import { configSchema } from "./config/schema.js";
 import { isSpokeError } from "./core/errors.js";
+import { isSessionCommand } from "./core/session-commands.js";
 import { createLogger } from "./log.js";
 import { startAgent } from "./main.js";
 
@@ -46,7 +46,7 @@ export function stopOnSignals(stop: () => Promise<void>): void {
 }
 
 async function session(command: string | undefined, socketPath: string): Promise<void> {
-  if (!isControlCommand(command)) throw new Error(`session needs start, stop, toggle or status\n${USAGE}`);
+  if (!isSessionCommand(command)) throw new Error(`session needs start, stop, toggle or status\n${USAGE}`);
   const response = await sendControlCommand(socketPath, command);
   if (!response.ok) throw new Error(`${response.error.code}: ${response.error.message}`);
   const note = response.accepted ? "" : ` (${command} does not apply while ${response.session.state})`;

@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { ControlCommand } from "./adapters/control/control-protocol.js";
 import { ControlServer } from "./adapters/control/control-server.js";
 import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
 import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
@@ -10,8 +9,7 @@ import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import { SessionController } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
-import { assertNever } from "./core/errors.js";
-import type { SessionInput } from "./core/session-machine.js";
+import { sessionInputFor } from "./core/session-commands.js";
 import { agentVersion } from "./version.js";
 
 export interface AgentOptions {
@@ -56,7 +54,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const control = new ControlServer(
     config.control.socketPath,
     (command) => {
-      const input = controlInput(command);
+      const input = sessionInputFor(command);
       const accepted = input ? session.dispatch(input) : true;
       return { ok: true, accepted, session: session.report() };
     },
@@ -90,20 +88,4 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
       log.info("agent stopped");
     },
   };
-}
-
-/** The session input a control command stands for; `status` only reads. */
-function controlInput(command: ControlCommand): SessionInput | undefined {
-  switch (command) {
-    case "start":
-      return { type: "startRequested" };
-    case "stop":
-      return { type: "stopRequested" };
-    case "toggle":
-      return { type: "buttonPressed" };
-    case "status":
-      return undefined;
-    default:
-      return assertNever(command);
-  }
 }

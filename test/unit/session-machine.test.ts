@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ErrorInfo } from "../../agent/core/errors.js";
+import { isSessionCommand, sessionInputFor } from "../../agent/core/session-commands.js";
 import { type SessionInput, type SessionState, transition } from "../../agent/core/session-machine.js";
 
 const failure: ErrorInfo = { code: "SPOKE_WHIP_HTTP_ERROR", message: "WHIP endpoint answered 401" };
@@ -75,5 +76,26 @@ describe("session state machine", () => {
       return state.kind;
     });
     expect(visited).toEqual(["starting", "live", "stopping", "idle"]);
+  });
+});
+
+describe("session commands", () => {
+  it.each([
+    ["start", { type: "startRequested" }],
+    ["stop", { type: "stopRequested" }],
+    ["toggle", { type: "buttonPressed" }],
+    ["status", undefined],
+  ] as const)("%s stands for %j", (command, input) => {
+    expect(sessionInputFor(command)).toEqual(input);
+  });
+
+  it("knows its commands and nothing else", () => {
+    expect(["start", "toggle", "reboot", 1, undefined].map(isSessionCommand)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 });

@@ -1,12 +1,13 @@
 import { createConnection } from "node:net";
 import { createInterface } from "node:readline";
 import { SpokeError } from "../../core/errors.js";
-import type { ControlCommand, ControlResponse } from "./control-protocol.js";
+import type { SessionCommand } from "../../core/session-commands.js";
+import type { ControlResponse } from "./control-protocol.js";
 
 /** Sends one command to a running agent and returns its answer. */
 export async function sendControlCommand(
   socketPath: string,
-  command: ControlCommand,
+  command: SessionCommand,
 ): Promise<ControlResponse> {
   const socket = createConnection(socketPath);
   try {

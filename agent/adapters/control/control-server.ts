@@ -4,10 +4,11 @@ import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
 import { SpokeError } from "../../core/errors.js";
-import { type ControlCommand, type ControlResponse, isControlCommand } from "./control-protocol.js";
+import { isSessionCommand, type SessionCommand } from "../../core/session-commands.js";
+import type { ControlResponse } from "./control-protocol.js";
 
 /** What a command does; returns whether the session accepted it and the session afterwards. */
-export type ControlHandler = (command: ControlCommand) => Extract<ControlResponse, { ok: true }>;
+export type ControlHandler = (command: SessionCommand) => Extract<ControlResponse, { ok: true }>;
 
 /**
  * A Unix socket for `spoke session …`: the local stand-in for the physical button, and how scripts and
@@ -72,7 +73,7 @@ export class ControlServer {
     } catch {
       return badRequest("request is not JSON");
     }
-    if (!isControlCommand(command)) return badRequest(`unknown command ${JSON.stringify(command)}`);
+    if (!isSessionCommand(command)) return badRequest(`unknown command ${JSON.stringify(command)}`);
     return this.handle(command);
   }
 }
