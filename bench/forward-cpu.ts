@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
 import { parseConfig } from "../agent/config/validate.js";
-import { exited, spawnAgent } from "../test/helpers/agent-process.js";
+import { exited, spawnAgent, waitForControlSocket } from "../test/helpers/agent-process.js";
 import { childPids, cpuSeconds } from "../test/helpers/proc.js";
 import { WeriftWhipHub } from "../test/helpers/werift-whip-hub.js";
 
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const agent: ChildProcess = spawnAgent(config, dir);
   const agentPid = agent.pid ?? 0;
   try {
-    await waitForSocket(config.control.socketPath);
+    await waitForControlSocket(config.control.socketPath);
     await sendControlCommand(config.control.socketPath, "start");
     await waitForLive(config.control.socketPath);
     await sleep(Number(values.warmup) * 1000);
@@ -98,18 +98,6 @@ async function main(): Promise<void> {
     await exited(agent);
     await hub.stop();
   }
-}
-
-async function waitForSocket(path: string): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
-    const ok = await sendControlCommand(path, "status").then(
-      () => true,
-      () => false,
-    );
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error("the agent did not open its control socket");
 }
 
 async function waitForLive(path: string): Promise<void> {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
+import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
 import type { SpokeConfig } from "../../agent/config/schema.js";
 
 /** Runs `spoke run --config …` from the sources as its own process, as systemd would. */
@@ -58,5 +59,19 @@ export class FleetWatcher {
 
   latest(name: string): Record<string, unknown> | undefined {
     return this.on(name).at(-1);
+  }
+}
+
+/** Waits until an agent answers on its control socket (it has finished starting). */
+export async function waitForControlSocket(socketPath: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answered = await sendControlCommand(socketPath, "status").then(
+      () => true,
+      () => false,
+    );
+    if (answered) return;
+    if (Date.now() > deadline) throw new Error(`no agent answered on ${socketPath} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
