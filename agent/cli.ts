@@ -95,5 +95,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (isSpokeError(error)) console.error(`spoke: ${error.code}: ${error.message}`);
   else console.error(`spoke: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
+  // Exit now: a half-started agent or demo may hold handles that would keep the process alive.
+  // stderr is synchronous for files, terminals and pipes on Linux, so the message is out first.
+  process.exit(1);
 });

@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import type { SpokeConfig } from "../agent/config/schema.js";
 import { parseConfig } from "../agent/config/validate.js";
 import { createLogger } from "../agent/log.js";
-import { startAgent } from "../agent/main.js";
+import { type RunningAgent, startAgent } from "../agent/main.js";
 import { startMosquitto } from "./mosquitto.js";
 import { DevHub } from "./server.js";
 
@@ -30,29 +30,56 @@ export function demoConfig(whipUrl: string, mqttUrl: string, socketPath: string)
       ],
       mqtt: { url: mqttUrl, healthIntervalSeconds: 5 },
       control: { socketPath },
-      logLevel: "info",
+      logLevel: "warn",
     },
     "the demo configuration",
   );
 }
 
+/** Starts the dev hub, or explains how to pick another port when this one is taken. */
+async function startHub(options: DemoOptions, mqttUrl: string): Promise<DevHub> {
+  const hub = new DevHub({ port: options.port, bearerToken: DEMO_TOKEN, mqttUrl, host: options.host });
+  try {
+    await hub.start();
+  } catch (error) {
+    const busy = (error as NodeJS.ErrnoException).code === "EADDRINUSE";
+    if (busy) throw new Error(`port ${options.port} is in use: try ./scripts/demo.sh --port 9090`);
+    throw error;
+  }
+  return hub;
+}
+
+/** Prints each session state change on the terminal, where the person pressing Enter looks. */
+function echoSessionStates(agent: RunningAgent): NodeJS.Timeout {
+  let shown = agent.session.report().state as string;
+  return setInterval(() => {
+    const { state, error } = agent.session.report();
+    if (state === shown) return;
+    shown = state;
+    console.error(`  session ${state}${error ? ` (${error.code}: ${error.message})` : ""}`);
+  }, 200);
+}
+
+export interface DemoOptions {
+  port: number;
+  host: string;
+}
+
 /**
  * The demo: the real agent on test sources, a locally started Mosquitto, and the dev hub page. Enter
- * in this terminal is the session button.
+ * in this terminal is the session button. The agent logs only warnings here, to keep the terminal
+ * readable; session changes are printed plainly.
  */
-export async function runDemo(options: { port: number; host: string }): Promise<void> {
+export async function runDemo(options: DemoOptions): Promise<void> {
   const broker = await startMosquitto();
-  const hub = new DevHub({
-    port: options.port,
-    bearerToken: DEMO_TOKEN,
-    mqttUrl: broker.url,
-    host: options.host,
+  const hub = await startHub(options, broker.url).catch(async (error: unknown) => {
+    await broker.stop();
+    throw error;
   });
-  await hub.start();
   const stateDir = await mkdtemp(join(tmpdir(), "spoke-demo-"));
   const socketPath = join(stateDir, "control.sock");
   const config = demoConfig(hub.whipUrl("room"), broker.url, socketPath);
-  const agent = await startAgent(config, { log: createLogger("info") });
+  const agent = await startAgent(config, { log: createLogger(config.logLevel) });
   const pageUrl = `http://${options.host === "0.0.0.0" ? "<this-box>" : "localhost"}:${options.port}/`;
   console.error(
     [
@@ -64,12 +91,14 @@ export async function runDemo(options: { port: number; host: string }): Promise<
       "",
     ].join("\n"),
   );
+  const echo = echoSessionStates(agent);
   const terminal = createInterface({ input: process.stdin });
   terminal.on("line", () => agent.pressButton());
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    clearInterval(echo);
     terminal.close();
     await agent.stop();
     await hub.stop();

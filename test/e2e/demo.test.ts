@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
-import { createConnection } from "node:net";
+import { type AddressInfo, createConnection, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../devhub/mosquitto.js";
 import { exited } from "../helpers/agent-process.js";
 import { launchChromium, waitForDecodedFrames } from "../helpers/chromium.js";
+import { pidsMatching } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 
 function portOpen(port: number): Promise<boolean> {
@@ -45,6 +46,7 @@ describe("the README's demo", () => {
       await page.locator("#health").getByText("online", { exact: true }).waitFor({ timeout: 15_000 });
       demo.stdin?.write("\n");
       const stats = await waitForDecodedFrames(page, 60);
+      expect(said).toContain("  session starting\n  session live\n");
       expect({ width: stats.frameWidth, height: stats.frameHeight }).toEqual({ width: 1280, height: 720 });
       // The picture moves: the clock overlay changes, so two screenshots a second apart differ.
       const first = await page.locator("video").screenshot();
@@ -58,5 +60,31 @@ describe("the README's demo", () => {
     const brokerPort = Number(/Broker: mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(said)?.[1]);
     expect(await portOpen(brokerPort)).toBe(false);
     expect(await portOpen(port)).toBe(false);
+  });
+
+  it("says which port is taken instead of failing obscurely, and leaves no broker behind", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const brokers = () => pidsMatching("spoke-mosquitto-");
+    const before = await brokers();
+    try {
+      const demo = spawn(
+        process.execPath,
+        ["--import", "tsx", "agent/cli.ts", "demo", "--port", String(port)],
+        {
+          stdio: ["pipe", "ignore", "pipe"],
+        },
+      );
+      let said = "";
+      demo.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+        said += chunk;
+      });
+      expect(await exited(demo)).toEqual({ code: 1, signal: null });
+      expect(said).toBe(`spoke: port ${port} is in use: try ./scripts/demo.sh --port 9090\n`);
+      expect(await brokers()).toEqual(before);
+    } finally {
+      taken.close();
+    }
   });
 });

@@ -21,6 +21,17 @@ export async function childPids(parent: number, matching?: string): Promise<numb
   return pids;
 }
 
+/** Every process whose command line contains `text`, whoever its parent (orphans included). */
+export async function pidsMatching(text: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes(text)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export async function cpuSeconds(pid: number): Promise<number> {
   const fields = await statFields(pid);
