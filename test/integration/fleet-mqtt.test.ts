@@ -2,8 +2,10 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
+import { MqttLink } from "../../agent/adapters/mqtt/mqtt-link.js";
 import { startAgent } from "../../agent/main.js";
 import { freePort, type RunningBroker, startMosquitto } from "../../devhub/mosquitto.js";
 import { testConfig, testLog } from "../helpers/agent-fixtures.js";
@@ -85,6 +87,31 @@ describe("the agent's broker connection", () => {
       await agent.stop();
       await fleet?.stop();
       await lateBroker?.stop();
+    }
+  });
+
+  it("says offline last: a health report that arrives while stopping is dropped, without a warning", async () => {
+    const deviceId = "box-goodbye";
+    const warnings: string[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => warnings.push(line) });
+    const link = new MqttLink({ ...testConfig(hub.endpoint).mqtt, url: broker.url }, deviceId, "test", log);
+    const fleet = new FleetWatcher(broker.url, deviceId);
+    await fleet.start();
+    link.start();
+    try {
+      await waitFor("online", () => fleet.latest("status")?.state === "online");
+      const stopped = link.stop();
+      link.publish({ topic: "health", payload: { deviceId, late: true }, retain: true });
+      await stopped;
+      const retained = new FleetWatcher(broker.url, deviceId);
+      await retained.start();
+      await waitFor("retained offline", () => retained.latest("status")?.state === "offline");
+      await retained.stop();
+      expect(fleet.on("health")).toEqual([]);
+      expect(retained.on("health")).toEqual([]);
+      expect(warnings).toEqual([]);
+    } finally {
+      await fleet.stop();
     }
   });
 });

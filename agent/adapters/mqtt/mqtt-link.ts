@@ -15,6 +15,7 @@ export class MqttLink {
   private client: MqttClient | undefined;
   private readonly latestRetained = new Map<TopicName, unknown>();
   private queuedEvents: unknown[] = [];
+  private stopping = false;
 
   constructor(
     private readonly config: MqttConfig,
@@ -59,6 +60,9 @@ export class MqttLink {
   }
 
   publish(message: FleetPublish): void {
+    // A health report still being measured when the agent stops arrives after the goodbye: drop it
+    // rather than publish behind `offline` or warn about a connection that is closing on purpose.
+    if (this.stopping) return;
     const client = this.client;
     if (!client?.connected) {
       this.keepForLater(message);
@@ -69,6 +73,7 @@ export class MqttLink {
 
   /** Marks the device offline on purpose (distinct from `lost`) and closes the connection. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const client = this.client;
     if (!client) return;
     if (client.connected) {
