@@ -63,14 +63,15 @@ async function main(): Promise<void> {
     },
     "bench config",
   );
-  const agent: ChildProcess = spawnAgent(config, dir);
+  const agent: ChildProcess = spawnAgent(config, dir, { from: "dist" });
   const agentPid = agent.pid ?? 0;
   try {
     await waitForControlSocket(config.control.socketPath);
     await sendControlCommand(config.control.socketPath, "start");
     await waitForLive(config.control.socketPath);
     await sleep(Number(values.warmup) * 1000);
-    const workers = await childPids(agentPid);
+    // Only the feed workers: any other child (a loader's helper, say) is not the encoder's cost.
+    const workers = await childPids(agentPid, "feed-worker");
     const before = await Promise.all([agentPid, ...workers].map(cpuSeconds));
     const startReceived = { packets: received, bytes: receivedBytes };
     await sleep(seconds * 1000);

@@ -5,11 +5,19 @@ import mqtt, { type MqttClient } from "mqtt";
 import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
 import type { SpokeConfig } from "../../agent/config/schema.js";
 
-/** Runs `spoke run --config …` from the sources as its own process, as systemd would. */
-export function spawnAgent(config: SpokeConfig, dir: string): ChildProcess {
+/**
+ * Runs `spoke run --config …` as its own process, as systemd would: from the sources through tsx, or
+ * from the compiled `dist/` as installed on a box (build first).
+ */
+export function spawnAgent(
+  config: SpokeConfig,
+  dir: string,
+  options: { from?: "sources" | "dist" } = {},
+): ChildProcess {
   const file = join(dir, "config.json");
   writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, ["--import", "tsx", "agent/cli.ts", "run", "--config", file], {
+  const entry = options.from === "dist" ? ["dist/agent/cli.js"] : ["--import", "tsx", "agent/cli.ts"];
+  const child = spawn(process.execPath, [...entry, "run", "--config", file], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   child.stdout?.resume();

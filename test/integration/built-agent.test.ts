@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
 import { freePort } from "../../devhub/mosquitto.js";
 import { testConfig } from "../helpers/agent-fixtures.js";
-import { exited, waitForControlSocket } from "../helpers/agent-process.js";
+import { exited, spawnAgent, waitForControlSocket } from "../helpers/agent-process.js";
 import { childPids } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub } from "../helpers/werift-whip-hub.js";
@@ -28,14 +28,7 @@ describe("the built agent (dist/, as installed on a box)", () => {
   it("runs a session with its compiled feed worker", async () => {
     const dir = mkdtempSync(join(tmpdir(), "spoke-dist-"));
     const config = testConfig(hub.endpoint);
-    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
-    const agent = spawn(
-      process.execPath,
-      ["dist/agent/cli.js", "run", "--config", join(dir, "config.json")],
-      {
-        stdio: ["ignore", "ignore", "inherit"],
-      },
-    );
+    const agent = spawnAgent(config, dir, { from: "dist" });
     try {
       await waitForControlSocket(config.control.socketPath);
       await sendControlCommand(config.control.socketPath, "start");
