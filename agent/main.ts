@@ -61,16 +61,31 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     log.child({ module: "control" }),
   );
 
+  let releaseButton: () => void = () => undefined;
+  // One teardown path, also for a start that fails half-way: every step is safe on a part not started.
+  const stop = async (): Promise<void> => {
+    releaseButton();
+    await control.stop();
+    await session.shutdown();
+    reporter.stop();
+    await link.stop();
+  };
+
   // First, as it may refuse (another agent running): then nothing else has been started.
   await control.start();
-  link.start();
-  reporter.start(
-    () => session.report(),
-    () => session.feedStatuses(),
-  );
-  const releaseButton = config.button.gpio
-    ? await watchGpioButton(config.button.gpio, pressButton, log.child({ module: "gpio" }))
-    : () => undefined;
+  try {
+    link.start();
+    reporter.start(
+      () => session.report(),
+      () => session.feedStatuses(),
+    );
+    if (config.button.gpio) {
+      releaseButton = await watchGpioButton(config.button.gpio, pressButton, log.child({ module: "gpio" }));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   log.info(
     { deviceId: config.deviceId, version, feeds: config.feeds.map((feed) => feed.id) },
     "agent started",
@@ -80,11 +95,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     session,
     pressButton,
     async stop() {
-      releaseButton();
-      await control.stop();
-      await session.shutdown();
-      reporter.stop();
-      await link.stop();
+      await stop();
       log.info("agent stopped");
     },
   };

@@ -84,7 +84,13 @@ const mqtt = z
   .describe("Fleet reporting. The agent starts and works without the broker and keeps reconnecting.");
 
 const gpioButton = z.object({
-  line: z.int().min(0).max(1023).describe("GPIO number of the session button (BCM numbering, sysfs)."),
+  line: z
+    .int()
+    .min(0)
+    .max(1023)
+    .describe(
+      "GPIO number of the session button as sysfs numbers it: the BCM number before kernel 6.6, the chip's base plus the BCM number from 6.6 (e.g. 512 + 17).",
+    ),
   activeLow: z.boolean().default(true).describe("True when a press pulls the line to ground."),
   debounceMs: z.int().min(0).max(1000).default(30).describe("Contact bounce filter in milliseconds."),
 });

@@ -81,8 +81,11 @@ describe("GPIO session button", () => {
       async () => ({ Gpio: FakeLine }) as OnoffModule,
     );
     expect(FakeLine.opened).toEqual([]);
-    expect(lines.map((line) => line.msg)).toEqual([
-      "no sysfs GPIO on this system; the physical button is disabled",
+    expect(lines.map((line) => [line.code, line.msg])).toEqual([
+      [
+        "SPOKE_BUTTON_UNAVAILABLE",
+        "no sysfs GPIO on this system; the physical button is disabled (the control socket still works)",
+      ],
     ]);
     release();
   });
@@ -95,6 +98,33 @@ describe("GPIO session button", () => {
       log,
       () => Promise.reject(new Error("no epoll on this OS")),
     );
-    expect(lines[0]?.msg).toBe("GPIO library unavailable; the physical button is disabled");
+    expect(lines[0]).toMatchObject({
+      code: "SPOKE_BUTTON_UNAVAILABLE",
+      msg: "GPIO library unavailable; the physical button is disabled (the control socket still works)",
+    });
+  });
+
+  it("keeps the agent running with a warning when the line cannot be opened (a BCM number on kernel 6.6+)", async () => {
+    class RefusedLine extends FakeLine {
+      constructor(...args: ConstructorParameters<typeof FakeLine>) {
+        super(...args);
+        throw new Error("EINVAL: invalid argument, write");
+      }
+    }
+    RefusedLine.accessible = true;
+    const { log, lines } = capturingLog();
+    const release = await watchGpioButton(
+      options,
+      () => undefined,
+      log,
+      async () => ({ Gpio: RefusedLine }) as OnoffModule,
+    );
+    expect(lines[0]).toMatchObject({
+      code: "SPOKE_BUTTON_UNAVAILABLE",
+      line: 17,
+      error: "Error: EINVAL: invalid argument, write",
+      msg: "cannot open GPIO line 17; the physical button is disabled (the control socket still works)",
+    });
+    release();
   });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ErrorCode } from "../../core/errors.js";
 
 export interface ButtonOptions {
   line: number;
@@ -23,9 +24,10 @@ export interface OnoffModule {
 }
 
 /**
- * The session button on a GPIO line through sysfs (`onoff`). Boxes whose kernel has no sysfs GPIO get a
- * warning and keep the other inputs (control socket); the GPIO character-device path comes later.
- * Returns a function that releases the line.
+ * The session button on a GPIO line through sysfs (`onoff`). The button is a convenience beside the
+ * control socket, never a reason not to run: whatever keeps it from working (no library, no sysfs GPIO
+ * in this kernel, a line that cannot be opened) is a coded warning and the agent goes on. The GPIO
+ * character-device path comes later. Returns a function that releases the line.
  */
 export async function watchGpioButton(
   options: ButtonOptions,
@@ -33,22 +35,31 @@ export async function watchGpioButton(
   log: Logger,
   loadOnoff: () => Promise<OnoffModule> = async () => (await import("onoff")) as unknown as OnoffModule,
 ): Promise<() => void> {
+  const disabled = (reason: string, details: Record<string, unknown>): (() => void) => {
+    log.warn(
+      { code: "SPOKE_BUTTON_UNAVAILABLE" satisfies ErrorCode, line: options.line, ...details },
+      `${reason}; the physical button is disabled (the control socket still works)`,
+    );
+    return () => undefined;
+  };
   let onoff: OnoffModule;
   try {
     onoff = await loadOnoff();
   } catch (error) {
-    log.warn({ error: String(error) }, "GPIO library unavailable; the physical button is disabled");
-    return () => undefined;
+    return disabled("GPIO library unavailable", { error: String(error) });
   }
-  if (!onoff.Gpio.accessible) {
-    log.warn({ line: options.line }, "no sysfs GPIO on this system; the physical button is disabled");
-    return () => undefined;
+  if (!onoff.Gpio.accessible) return disabled("no sysfs GPIO on this system", {});
+  let gpio: OnoffGpio;
+  try {
+    // With activeLow, onoff reports 1 while pressed; "rising" then means "pressed".
+    gpio = new onoff.Gpio(options.line, "in", "rising", {
+      debounceTimeout: options.debounceMs,
+      activeLow: options.activeLow,
+    });
+  } catch (error) {
+    // EINVAL here is typically a BCM number on a kernel (6.6+) that numbers sysfs lines from a chip base.
+    return disabled(`cannot open GPIO line ${options.line}`, { error: String(error) });
   }
-  // With activeLow, onoff reports 1 while pressed; "rising" then means "pressed".
-  const gpio = new onoff.Gpio(options.line, "in", "rising", {
-    debounceTimeout: options.debounceMs,
-    activeLow: options.activeLow,
-  });
   gpio.watch((error, value) => {
     if (error) log.warn({ error: error.message }, "GPIO read failed");
     else if (value === 1) onPress();
