@@ -45,7 +45,8 @@ export class FleetReporter implements SessionObserver {
 
   sessionChanged(report: SessionReport): void {
     this.sink.publish({ topic: "session", payload: report, retain: true });
-    if (report.error) this.event("session_failed", { error: report.error });
+    // A failure is reported as the session stops with it, then again in `error`: one event, not two.
+    if (report.state === "stopping" && report.error) this.event("session_failed", { error: report.error });
     this.publishHealth();
   }
 

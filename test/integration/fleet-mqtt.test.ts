@@ -90,6 +90,32 @@ describe("the agent's broker connection", () => {
     }
   });
 
+  it("reports a session the hub refuses as one session_failed event and a failed health", async () => {
+    const refusing = new WeriftWhipHub({ failWith: { status: 403, body: "room closed" } });
+    await refusing.start();
+    const config = testConfig(refusing.endpoint, { mqttUrl: broker.url });
+    config.deviceId = "box-refused";
+    const fleet = new FleetWatcher(broker.url, config.deviceId);
+    await fleet.start();
+    const agent = await startAgent(config, { log: testLog });
+    try {
+      await waitFor("online", () => fleet.latest("status")?.state === "online");
+      agent.pressButton();
+      await waitFor("failed health", () => fleet.latest("health")?.overall === "failed");
+      expect(fleet.latest("session")).toMatchObject({
+        state: "error",
+        error: { code: "SPOKE_WHIP_HTTP_ERROR" },
+      });
+      expect(
+        fleet.on("events").map((event) => [event.type, (event.error as { code?: string })?.code]),
+      ).toEqual([["session_failed", "SPOKE_WHIP_HTTP_ERROR"]]);
+    } finally {
+      await agent.stop();
+      await fleet.stop();
+      await refusing.stop();
+    }
+  });
+
   it("says offline last: a health report that arrives while stopping is dropped, without a warning", async () => {
     const deviceId = "box-goodbye";
     const warnings: string[] = [];
