@@ -116,6 +116,34 @@ describe("the agent's broker connection", () => {
     }
   });
 
+  it("stops even when the broker has frozen with messages unacknowledged", async () => {
+    const frozen = await startMosquitto();
+    const deviceId = "box-frozen-broker";
+    const link = new MqttLink(
+      { ...testConfig(hub.endpoint).mqtt, url: frozen.url },
+      deviceId,
+      "test",
+      testLog,
+    );
+    const fleet = new FleetWatcher(frozen.url, deviceId);
+    await fleet.start();
+    link.start();
+    try {
+      await waitFor("online", () => fleet.latest("status")?.state === "online");
+      frozen.process.kill("SIGSTOP");
+      link.publish({ topic: "health", payload: { deviceId }, retain: true });
+      const outcome = await Promise.race([
+        link.stop().then(() => "stopped"),
+        new Promise((resolve) => setTimeout(() => resolve("still stopping"), 20_000)),
+      ]);
+      expect(outcome).toBe("stopped");
+    } finally {
+      frozen.process.kill("SIGCONT");
+      await fleet.stop();
+      await frozen.stop();
+    }
+  });
+
   it("says offline last: a health report that arrives while stopping is dropped, without a warning", async () => {
     const deviceId = "box-goodbye";
     const warnings: string[] = [];

@@ -3,6 +3,9 @@ import type { Logger } from "pino";
 import type { MqttConfig } from "../../config/schema.js";
 import { deviceTopic, type FleetPublish, type PresencePayload, type TopicName } from "../../core/topics.js";
 
+/** How long stopping waits for the broker to acknowledge `offline` and the messages still in flight. */
+const GOODBYE_TIMEOUT_MS = 2000;
+
 /** Events published while the broker is away are kept up to this many, oldest dropped first. */
 const MAX_QUEUED_EVENTS = 100;
 
@@ -71,18 +74,30 @@ export class MqttLink {
     this.send(client, message.topic, message.payload, message.retain);
   }
 
-  /** Marks the device offline on purpose (distinct from `lost`) and closes the connection. */
+  /**
+   * Marks the device offline on purpose (distinct from `lost`) and closes the connection. Bounded: a broker
+   * that froze or a half-open connection never acknowledges, and the agent must still be able to stop.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     const client = this.client;
     if (!client) return;
-    if (client.connected) {
-      const offline: PresencePayload = { state: "offline", at: new Date().toISOString() };
-      await client
-        .publishAsync(deviceTopic(this.deviceId, "status"), JSON.stringify(offline), { qos: 1, retain: true })
-        .catch((error: Error) => this.log.warn({ error: error.message }, "could not publish offline status"));
-    }
-    await client.endAsync();
+    const offline: PresencePayload = { state: "offline", at: new Date().toISOString() };
+    const saidGoodbye =
+      client.connected &&
+      (await settlesWithin(
+        client.publishAsync(deviceTopic(this.deviceId, "status"), JSON.stringify(offline), {
+          qos: 1,
+          retain: true,
+        }),
+        GOODBYE_TIMEOUT_MS,
+      ));
+    // A polite end waits for every message in flight to be acknowledged, then sends DISCONNECT (so the
+    // broker does not publish the Last Will). Without an answering broker, drop the connection instead.
+    if (saidGoodbye && (await settlesWithin(client.endAsync(), GOODBYE_TIMEOUT_MS))) return;
+    if (client.connected) this.log.warn("broker did not acknowledge the goodbye; closing the connection");
+    client.stream?.destroy();
+    await client.endAsync(true);
   }
 
   private onConnect(): void {
@@ -119,5 +134,24 @@ export class MqttLink {
         if (error) this.log.warn({ topic, error: error.message }, "MQTT publish failed");
       },
     );
+  }
+}
+
+/** True when the promise fulfils within `ms`; false when it rejects or takes longer. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => false,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
