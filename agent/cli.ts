@@ -3,8 +3,8 @@
  * The `spoke` command: `run` the agent, drive its `session`, `check-config` a file, or run the `demo`.
  */
 import { parseArgs } from "node:util";
+import { loadConfigFile } from "./adapters/config/config-file.js";
 import { sendControlCommand } from "./adapters/control/control-client.js";
-import { loadConfigFile } from "./config/load.js";
 import { configSchema } from "./config/schema.js";
 import { isSpokeError } from "./core/errors.js";
 import { isSessionCommand } from "./core/session-commands.js";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { loadConfigFile } from "../../agent/config/load.js";
+import { loadConfigFile } from "../../agent/adapters/config/config-file.js";
 import { parseConfig } from "../../agent/config/validate.js";
 import { isSpokeError, type SpokeError } from "../../agent/core/errors.js";
 import { renderConfigDocs } from "../../scripts/config-docs.js";

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { SpokeError } from "../core/errors.js";
-import type { SpokeConfig } from "./schema.js";
-import { parseConfig } from "./validate.js";
+import type { SpokeConfig } from "../../config/schema.js";
+import { parseConfig } from "../../config/validate.js";
+import { SpokeError } from "../../core/errors.js";
 
 /** Reads and validates a JSON configuration file. */
 export async function loadConfigFile(path: string): Promise<SpokeConfig> {
