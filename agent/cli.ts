@@ -6,15 +6,17 @@ import { parseArgs } from "node:util";
 import { loadConfigFile } from "./adapters/config/config-file.js";
 import { sendControlCommand } from "./adapters/control/control-client.js";
 import { configSchema } from "./config/schema.js";
+import { configWithSecretsHidden } from "./config/secrets.js";
 import { isSpokeError } from "./core/errors.js";
 import { isSessionCommand } from "./core/session-commands.js";
 import { createLogger } from "./log.js";
 import { startAgent } from "./main.js";
+import { stopOnSignals } from "./signals.js";
 
 const USAGE = `usage:
   spoke run --config <file.json>          run the agent
   spoke session start|stop|toggle|status  drive the running agent's session [--socket <path>]
-  spoke check-config <file.json>          validate a configuration file and print it with defaults
+  spoke check-config <file.json>          validate a configuration file; print it with defaults, secrets hidden
   spoke demo [--port 8080] [--host 0.0.0.0]  the agent on test sources, a local broker and the viewer page`;
 
 const DEFAULT_SOCKET = configSchema.shape.control.parse(undefined).socketPath;
@@ -25,24 +27,6 @@ async function run(config: string | undefined): Promise<void> {
   const log = createLogger(loaded.logLevel);
   const agent = await startAgent(loaded, { log });
   stopOnSignals(() => agent.stop());
-}
-
-/** SIGTERM (systemd) and SIGINT end the session cleanly: WHIP DELETE, workers stopped, `offline` published. */
-export function stopOnSignals(stop: () => Promise<void>): void {
-  let stopping = false;
-  const onSignal = (): void => {
-    if (stopping) return;
-    stopping = true;
-    stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
 }
 
 async function session(command: string | undefined, socketPath: string): Promise<void> {
@@ -58,7 +42,7 @@ async function session(command: string | undefined, socketPath: string): Promise
 async function checkConfig(file: string | undefined): Promise<void> {
   if (!file) throw new Error(`check-config needs a file\n${USAGE}`);
   const config = await loadConfigFile(file);
-  console.log(JSON.stringify(config, null, 2));
+  console.log(JSON.stringify(configWithSecretsHidden(config), null, 2));
   console.log(`${file}: valid`);
 }
 

@@ -6,6 +6,7 @@ import type { SpokeConfig } from "../agent/config/schema.js";
 import { parseConfig } from "../agent/config/validate.js";
 import { createLogger } from "../agent/log.js";
 import { type RunningAgent, startAgent } from "../agent/main.js";
+import { stopOnSignals } from "../agent/signals.js";
 import { startMosquitto } from "./mosquitto.js";
 import { DevHub } from "./server.js";
 
@@ -79,7 +80,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const stateDir = await mkdtemp(join(tmpdir(), "spoke-demo-"));
   const socketPath = join(stateDir, "control.sock");
   const config = demoConfig(hub.whipUrl("room"), broker.url, socketPath);
-  const agent = await startAgent(config, { log: createLogger(config.logLevel) });
+  const agent = await startAgent(config, { log: createLogger(config.logLevel) }).catch(
+    async (error: unknown) => {
+      await hub.stop();
+      await broker.stop();
+      await rm(stateDir, { recursive: true, force: true });
+      throw error;
+    },
+  );
   const pageUrl = `http://${options.host === "0.0.0.0" ? "<this-box>" : "localhost"}:${options.port}/`;
   console.error(
     [
@@ -94,24 +102,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const echo = echoSessionStates(agent);
   const terminal = createInterface({ input: process.stdin });
   terminal.on("line", () => agent.pressButton());
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignals(async () => {
     clearInterval(echo);
     terminal.close();
     await agent.stop();
     await hub.stop();
     await broker.stop();
     await rm(stateDir, { recursive: true, force: true });
-    process.exit(0);
-  };
-  const onSignal = (): void => {
-    stop().catch((error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    });
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  });
 }

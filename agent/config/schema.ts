@@ -30,10 +30,21 @@ const v4l2Source = z
   })
   .describe("A V4L2 camera or HDMI/USB capture device.");
 
+/** Credentials in a URL end up wherever the URL is shown (logs, errors); they have their own fields. */
+function hasNoCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username === "" && parsed.password === "";
+  } catch {
+    return true; // not a URL at all: the URL check above reports that
+  }
+}
+
 const whip = z
   .object({
     url: z
       .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+      .refine(hasNoCredentials, { error: "must not carry a user name or password: use whip.bearerToken" })
       .describe("WHIP endpoint of the hub (RFC 9725) that receives this feed."),
     bearerToken: z
       .string()
@@ -72,6 +83,9 @@ const mqtt = z
   .object({
     url: z
       .url({ protocol: /^(mqtts?|wss?)$/, error: "must be an mqtt://, mqtts://, ws:// or wss:// URL" })
+      .refine(hasNoCredentials, {
+        error: "must not carry a user name or password: use mqtt.username and mqtt.password",
+      })
       .describe("Broker URL: `mqtt://`, `mqtts://` (TLS), `ws://` or `wss://`."),
     username: z.string().optional().describe("Broker user name."),
     password: z.string().optional().describe("Broker password. Secret: redacted in logs."),

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { loadConfigFile } from "../../agent/adapters/config/config-file.js";
+import { configWithSecretsHidden } from "../../agent/config/secrets.js";
 import { parseConfig } from "../../agent/config/validate.js";
 import { isSpokeError, type SpokeError } from "../../agent/core/errors.js";
 import { renderConfigDocs } from "../../scripts/config-docs.js";
@@ -54,6 +55,31 @@ describe("configuration", () => {
       "mqtt.url: must be an mqtt://, mqtts://, ws:// or wss:// URL",
     ]);
     expect(error.message).toContain("box.json is not a valid configuration");
+  });
+
+  it("shows a configuration with every secret hidden, and which ones are set", () => {
+    const feeds = [
+      { id: "cam", source: { type: "test" }, whip: { url: "https://hub/a", bearerToken: "hub-secret" } },
+      { id: "doc", source: { type: "test" }, whip: { url: "https://hub/b" } },
+    ];
+    const config = parseConfig(
+      configInput({ feeds, mqtt: { url: "mqtts://fleet", username: "box", password: "mqtt-secret" } }),
+      "test",
+    );
+    const shown = configWithSecretsHidden(config);
+    expect(JSON.stringify(shown)).not.toMatch(/hub-secret|mqtt-secret/);
+    expect(shown.feeds.map((feed) => feed.whip.bearerToken)).toEqual(["[redacted]", undefined]);
+    expect(shown.mqtt).toMatchObject({ username: "box", password: "[redacted]" });
+    expect(config.feeds[0]?.whip.bearerToken).toBe("hub-secret");
+  });
+
+  it("refuses credentials inside URLs, pointing at the fields meant for them", () => {
+    const feed = { id: "cam", source: { type: "test" }, whip: { url: "https://user:secret@hub/whip" } };
+    const input = configInput({ feeds: [feed], mqtt: { url: "mqtts://box:secret@fleet:8883" } });
+    expect(rejection(input).context.issues).toEqual([
+      "feeds.0.whip.url: must not carry a user name or password: use whip.bearerToken",
+      "mqtt.url: must not carry a user name or password: use mqtt.username and mqtt.password",
+    ]);
   });
 
   it("refuses a device path that could smuggle another GStreamer element in", () => {

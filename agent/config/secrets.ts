@@ -1,0 +1,16 @@
+import type { SpokeConfig } from "./schema.js";
+
+const HIDDEN = "[redacted]";
+
+/**
+ * The configuration as it may be shown (`spoke check-config`, support tickets): every secret replaced,
+ * but still saying which secrets are set.
+ */
+export function configWithSecretsHidden(config: SpokeConfig): SpokeConfig {
+  const shown = structuredClone(config);
+  for (const feed of shown.feeds) {
+    if (feed.whip.bearerToken !== undefined) feed.whip.bearerToken = HIDDEN;
+  }
+  if (shown.mqtt.password !== undefined) shown.mqtt.password = HIDDEN;
+  return shown;
+}
