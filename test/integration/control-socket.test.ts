@@ -1,8 +1,11 @@
 import { execFile } from "node:child_process";
-import { createConnection } from "node:net";
+import { mkdtempSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
 import { type RunningAgent, startAgent } from "../../agent/main.js";
 import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
@@ -42,6 +45,23 @@ async function rawRequest(line: string): Promise<unknown> {
   );
   connection.destroy();
   return JSON.parse(reply);
+}
+
+/** Fails with `what` if the promise has not settled within `ms`, instead of hanging the test run. */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function connected(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const connection = createConnection(path);
+    connection.once("error", reject);
+    connection.once("connect", () => resolve(connection));
+  });
 }
 
 describe("control socket and `spoke session`", () => {
@@ -101,6 +121,21 @@ describe("control socket and `spoke session`", () => {
     );
   });
 
+  it("stops even while a client stays connected to the control socket and says nothing", async () => {
+    const config = testConfig(hub.endpoint);
+    const other = await startAgent(config, { log: testLog, workerTimings: QUICK_TIMINGS });
+    // Like `nc -U <socket>` left open in a technician's terminal.
+    const idle = await connected(config.control.socketPath);
+    const hungUp = new Promise((resolve) => idle.once("close", resolve));
+    try {
+      await within(10_000, "agent.stop() with an idle control client", other.stop());
+      // The agent hung up on the client rather than waiting for it.
+      await within(10_000, "the idle client being disconnected", hungUp);
+    } finally {
+      idle.destroy();
+    }
+  });
+
   it("validates a configuration file for the technician, naming each bad field", async () => {
     const ok = await spoke("check-config", "docs/examples/config.json");
     expect(ok.stdout).toContain("docs/examples/config.json: valid");
@@ -118,4 +153,83 @@ describe("control socket and `spoke session`", () => {
       ].join("\n"),
     );
   });
+});
+
+/** A stand-in for an agent that misbehaves on the control socket, to test what the client makes of it. */
+describe("`spoke session` against an agent that does not answer properly", () => {
+  let fake: Server | undefined;
+  const clients = new Set<Socket>();
+
+  async function fakeAgent(onConnection: (client: Socket) => void): Promise<string> {
+    const path = join(mkdtempSync(join(tmpdir(), "spoke-fake-")), "control.sock");
+    fake = createServer((client) => {
+      clients.add(client);
+      client.on("error", () => undefined);
+      onConnection(client);
+    });
+    const server = fake;
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    return path;
+  }
+
+  afterEach(async () => {
+    for (const client of clients) client.destroy();
+    clients.clear();
+    const server = fake;
+    fake = undefined;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  });
+
+  it.each([
+    ["ends", (client: Socket) => client.end()],
+    ["resets", (client: Socket) => client.destroy()],
+  ])(
+    "rejects with SPOKE_CONTROL_NO_ANSWER when the agent %s the connection without answering",
+    async (_, hangUp) => {
+      const path = await fakeAgent(hangUp);
+      await expect(within(10_000, "the command", sendControlCommand(path, "status"))).rejects.toMatchObject({
+        code: "SPOKE_CONTROL_NO_ANSWER",
+        message: `the agent on ${path} closed the connection without answering`,
+      });
+    },
+  );
+
+  it("rejects with SPOKE_CONTROL_NO_ANSWER when the agent never answers", async () => {
+    const path = await fakeAgent(() => undefined);
+    const command = sendControlCommand(path, "status", { timeoutMs: 200 });
+    await expect(within(10_000, "the command", command)).rejects.toMatchObject({
+      code: "SPOKE_CONTROL_NO_ANSWER",
+      message: `the agent on ${path} did not answer within 200 ms`,
+    });
+  });
+
+  it.each([
+    ["is not JSON", "hello\n"],
+    ["is JSON but not a control reply", '{"hello":1}\n'],
+    ["is cut off", '{"ok":true,"accepted":'],
+  ])("rejects with SPOKE_CONTROL_BAD_ANSWER when the reply %s", async (_, reply) => {
+    const path = await fakeAgent((client) => client.end(reply));
+    await expect(within(10_000, "the command", sendControlCommand(path, "status"))).rejects.toMatchObject({
+      code: "SPOKE_CONTROL_BAD_ANSWER",
+      message: expect.stringContaining(
+        `the agent on ${path} answered something that is not a control reply: `,
+      ),
+    });
+  });
+
+  // Ending cleanly used to let the command exit 0 with no output; resetting crashed it with a stack trace.
+  it.each([
+    ["ends", (client: Socket) => client.end()],
+    ["resets", (client: Socket) => client.destroy()],
+  ])(
+    "makes `spoke session` fail with a clear message when the agent %s the connection unanswered",
+    async (_, hangUp) => {
+      const path = await fakeAgent(hangUp);
+      const result = (await spoke("session", "stop", "--socket", path)) as { code?: number; stderr: string };
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `spoke: SPOKE_CONTROL_NO_ANSWER: the agent on ${path} closed the connection without answering\n`,
+      );
+    },
+  );
 });

@@ -1,31 +1,99 @@
-import { createConnection } from "node:net";
-import { createInterface } from "node:readline";
+import { createConnection, type Socket } from "node:net";
 import { SpokeError } from "../../core/errors.js";
 import type { SessionCommand } from "../../core/session-commands.js";
-import type { ControlResponse } from "./control-protocol.js";
+import { type ControlResponse, isControlResponse } from "./control-protocol.js";
 
-/** Sends one command to a running agent and returns its answer. */
+/** The agent answers at once (commands only change state); longer means it is hung. */
+export const DEFAULT_CONTROL_TIMEOUT_MS = 5_000;
+
+/**
+ * Sends one command to a running agent and returns its answer. One request per connection: the
+ * answer is the first line back. Always settles: with the answer, or with a coded error when no agent
+ * listens, the agent hangs up or does not answer in time, or what it answers is not a reply.
+ */
 export async function sendControlCommand(
   socketPath: string,
   command: SessionCommand,
+  { timeoutMs = DEFAULT_CONTROL_TIMEOUT_MS }: { timeoutMs?: number } = {},
 ): Promise<ControlResponse> {
   const socket = createConnection(socketPath);
+  let timer: NodeJS.Timeout | undefined;
   try {
     return await new Promise<ControlResponse>((resolve, reject) => {
-      socket.once("error", (cause) =>
-        reject(
-          new SpokeError("SPOKE_CONTROL_UNREACHABLE", `no agent is listening on ${socketPath}`, { cause }),
-        ),
+      timer = setTimeout(
+        () => reject(noAnswer(socketPath, `did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
       );
-      socket.once("connect", () => {
-        // Read only once connected: a readline interface re-throws the socket's connect error.
-        createInterface({ input: socket }).once("line", (line) =>
-          resolve(JSON.parse(line) as ControlResponse),
-        );
-        socket.write(`${JSON.stringify({ command })}\n`);
-      });
+      exchange(socket, socketPath, `${JSON.stringify({ command })}\n`, resolve, reject);
     });
   } finally {
+    clearTimeout(timer);
     socket.destroy();
   }
+}
+
+/**
+ * Writes the request and reads the first line back. Reads the raw stream rather than through readline,
+ * which re-emits socket errors and would throw them when nobody listens on the interface.
+ */
+function exchange(
+  socket: Socket,
+  socketPath: string,
+  request: string,
+  resolve: (response: ControlResponse) => void,
+  reject: (error: SpokeError) => void,
+): void {
+  let connected = false;
+  let received = "";
+  socket.setEncoding("utf8");
+  socket.on("connect", () => {
+    connected = true;
+    socket.write(request);
+  });
+  socket.on("data", (chunk: string) => {
+    received += chunk;
+    const end = received.indexOf("\n");
+    if (end >= 0) settleWith(received.slice(0, end));
+  });
+  // Errors after connecting (EPIPE, ECONNRESET) mean the agent hung up: 'close' follows and says so.
+  socket.on("error", (cause) => {
+    if (!connected) reject(unreachable(socketPath, cause));
+  });
+  socket.on("close", () => {
+    // A partial line is still what the agent said: judge it rather than calling it silence.
+    if (received.trim() !== "") settleWith(received);
+    else reject(noAnswer(socketPath, "closed the connection without answering"));
+  });
+
+  function settleWith(line: string): void {
+    const response = parseResponse(line);
+    if (response) resolve(response);
+    else reject(badAnswer(socketPath, line));
+  }
+}
+
+function parseResponse(line: string): ControlResponse | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return isControlResponse(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function unreachable(socketPath: string, cause: Error): SpokeError {
+  return new SpokeError("SPOKE_CONTROL_UNREACHABLE", `no agent is listening on ${socketPath}`, { cause });
+}
+
+function noAnswer(socketPath: string, what: string): SpokeError {
+  return new SpokeError("SPOKE_CONTROL_NO_ANSWER", `the agent on ${socketPath} ${what}`);
+}
+
+function badAnswer(socketPath: string, line: string): SpokeError {
+  // Only the start: the message is for a person, and the reply could be anything.
+  const shown = JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
+  return new SpokeError(
+    "SPOKE_CONTROL_BAD_ANSWER",
+    `the agent on ${socketPath} answered something that is not a control reply: ${shown}`,
+  );
 }

@@ -16,6 +16,8 @@ export type ControlHandler = (command: SessionCommand) => Extract<ControlRespons
  */
 export class ControlServer {
   private server: Server | undefined;
+  /** Open connections: close() waits for each to end, so stop() must end them itself. */
+  private readonly connections = new Set<Socket>();
 
   constructor(
     private readonly socketPath: string,
@@ -49,7 +51,13 @@ export class ControlServer {
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A client that stays connected (a script, `nc -U`) would otherwise keep stop() waiting forever.
+    // Each answer is written as its request arrives (the handler is synchronous), so this drops at most
+    // an answer the client has left unread.
+    for (const connection of this.connections) connection.destroy();
+    await closed;
     await rm(this.socketPath, { force: true });
   }
 
@@ -61,6 +69,8 @@ export class ControlServer {
   }
 
   private serve(socket: Socket): void {
+    this.connections.add(socket);
+    socket.once("close", () => this.connections.delete(socket));
     socket.on("error", () => socket.destroy());
     const lines = createInterface({ input: socket });
     lines.on("line", (line) => socket.write(`${JSON.stringify(this.answer(line))}\n`));
