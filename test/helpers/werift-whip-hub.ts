@@ -8,6 +8,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
+import { dropStunFallback } from "../../agent/adapters/webrtc/host-only-ice.js";
 import { readBody } from "../../devhub/http.js";
 
 export interface HubSession {
@@ -35,6 +36,8 @@ export interface WhipHubOptions {
 export class WeriftWhipHub {
   readonly sessions = new Map<string, HubSession>();
   readonly requests: { method: string; url: string; authorization?: string }[] = [];
+  /** The SDP offers the hub answered with its own peer, in order. */
+  readonly offers: string[] = [];
   private server: Server | undefined;
 
   constructor(private readonly options: WhipHubOptions = {}) {}
@@ -94,6 +97,7 @@ export class WeriftWhipHub {
       return;
     }
     const offer = await readBody(req);
+    this.offers.push(offer);
     const pc = new RTCPeerConnection({
       codecs: {
         video: [
@@ -108,6 +112,8 @@ export class WeriftWhipHub {
       },
       headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
       iceAdditionalHostAddresses: ["127.0.0.1"],
+      // Hub and agent share the box: host candidates do, and tests contact no STUN server on the internet.
+      iceServers: [],
     });
     let mediaSsrc = 0;
     let sendPli: (ssrc: number) => Promise<void> = async () => undefined;
@@ -130,6 +136,7 @@ export class WeriftWhipHub {
       });
     });
     await pc.setRemoteDescription({ type: "offer", sdp: offer });
+    dropStunFallback(pc);
     await pc.setLocalDescription(await pc.createAnswer());
     if (pc.iceGatheringState !== "complete") await pc.iceGatheringStateChange.watch((s) => s === "complete");
     res

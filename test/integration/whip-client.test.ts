@@ -1,12 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { deleteSession, publishOffer } from "../../agent/adapters/whip/whip-client.js";
+import { SpokeError } from "../../agent/core/errors.js";
 import { readBody } from "../../devhub/http.js";
+import { breakAnswerBodies } from "../helpers/broken-fetch.js";
 
 const servers: ReturnType<typeof createServer>[] = [];
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 });
 
@@ -23,6 +26,14 @@ async function endpoint(
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** The error a promise rejects with, or a failure if it resolves. */
+function rejection(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => new Error("resolved"),
+    (e: Error) => e,
+  );
 }
 
 const OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n";
@@ -83,5 +94,46 @@ describe("WHIP client", () => {
       code: "SPOKE_WHIP_HTTP_ERROR",
     });
     expect(methods).toEqual(["DELETE Bearer t", "DELETE undefined"]);
+  });
+
+  it("rejects a 201 whose Location is not a URL as a bad answer that names the endpoint", async () => {
+    const base = await endpoint((_req, _body, res) =>
+      res.writeHead(201, { "content-type": "application/sdp", location: "http://[bad" }).end(ANSWER),
+    );
+    const error = await rejection(publishOffer({ url: `${base}/whip`, bearerToken: "s3cret" }, OFFER));
+    expect(error).toMatchObject({ code: "SPOKE_WHIP_BAD_ANSWER" });
+    expect(error.message).toBe(
+      `WHIP endpoint ${base}/whip answered 201 with a Location header that is not a URL: "http://[bad"`,
+    );
+    expect(error.message).not.toContain("s3cret");
+  });
+
+  it("reports an answer cut off by a dropped connection as unreachable, naming the endpoint", async () => {
+    const base = await endpoint((_req, _body, res) => {
+      res.writeHead(201, {
+        "content-type": "application/sdp",
+        "content-length": String(ANSWER.length + 100),
+        location: "s/1",
+      });
+      // The headers and part of the answer arrive, then the connection goes.
+      res.write(ANSWER, () => res.destroy());
+    });
+    const error = await rejection(publishOffer({ url: `${base}/whip`, bearerToken: "s3cret" }, OFFER));
+    expect(error).toMatchObject({ code: "SPOKE_WHIP_UNREACHABLE" });
+    expect(error.message).toBe(
+      `WHIP endpoint ${base}/whip dropped the connection while sending its answer: other side closed`,
+    );
+    expect(error.message).not.toContain("s3cret");
+  });
+
+  it("returns a DELETE whose answer breaks off as an unreachable hub, never a raw error", async () => {
+    const base = await endpoint((_req, _body, res) => res.writeHead(200).end("bye"));
+    breakAnswerBodies();
+    const failure = await deleteSession({ url: base, bearerToken: "s3cret" }, `${base}/s/1`);
+    expect(failure).toBeInstanceOf(SpokeError);
+    expect(failure?.toInfo()).toEqual({
+      code: "SPOKE_WHIP_UNREACHABLE",
+      message: `WHIP DELETE ${base}/s/1: the connection dropped: terminated`,
+    });
   });
 });

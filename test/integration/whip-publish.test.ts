@@ -1,7 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { SpokeConfig } from "../../agent/config/schema.js";
+import { promises as dnsPromises } from "node:dns";
+import pino from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { WeriftPublisher } from "../../agent/adapters/webrtc/werift-publisher.js";
+import type { FeedConfig, SpokeConfig } from "../../agent/config/schema.js";
 import { type AgentOptions, type RunningAgent, startAgent } from "../../agent/main.js";
 import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { breakAnswerBodies } from "../helpers/broken-fetch.js";
 import { GstDecoder } from "../helpers/gst-decoder.js";
 import { childPids, isAlive } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
@@ -10,6 +14,7 @@ import { WeriftWhipHub, type WhipHubOptions } from "../helpers/werift-whip-hub.j
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -168,5 +173,63 @@ describe("publishing over WHIP", () => {
       message: "capture device /dev/video-absent does not exist",
     });
     expect(hub.requests).toEqual([]);
+  });
+});
+
+/** A publisher on its own (no feed worker), connected to a fresh hub, with its warnings captured. */
+async function connectedPublisher(): Promise<{
+  hub: WeriftWhipHub;
+  publisher: WeriftPublisher;
+  warnings: unknown[];
+}> {
+  const hub = new WeriftWhipHub();
+  await hub.start();
+  cleanups.push(() => hub.stop());
+  const warnings: unknown[] = [];
+  const log = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line).error) });
+  const [feed] = testConfig(hub.endpoint).feeds as [FeedConfig];
+  const publisher = new WeriftPublisher(
+    feed,
+    { onKeyframeRequest: () => {}, onConnectionLost: () => {} },
+    log,
+  );
+  cleanups.push(() => publisher.close());
+  await publisher.connect();
+  return { hub, publisher, warnings };
+}
+
+/** Open UDP sockets in this process: a peer connection holds one per ICE host candidate. */
+function udpSockets(): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === "UDPWrap").length;
+}
+
+/** The kinds of ICE candidate in an SDP (host, srflx, relay), each once. */
+function candidateTypes(sdp: string | undefined): string[] {
+  return [...new Set((sdp ?? "").match(/(?<= typ )\w+/g))].sort();
+}
+
+describe("the WebRTC publisher", () => {
+  it("asks no STUN server (werift's default is Google's): host candidates only, no server name resolved", async () => {
+    const lookups = vi.spyOn(dnsPromises, "lookup");
+    const { hub } = await connectedPublisher();
+    expect(lookups.mock.calls.map(([host]) => host)).toEqual([]);
+    expect(candidateTypes(hub.offers[0])).toEqual(["host"]);
+  });
+
+  it("closes its peer even when the hub's answer to DELETE breaks off, and logs why", async () => {
+    const before = udpSockets();
+    const { hub, publisher, warnings } = await connectedPublisher();
+    expect(udpSockets()).toBeGreaterThan(before);
+    breakAnswerBodies();
+    await publisher.close();
+    expect([...hub.sessions.values()].map((session) => session.deleted)).toEqual([true]);
+    expect(warnings).toEqual([
+      {
+        code: "SPOKE_WHIP_UNREACHABLE",
+        message: expect.stringMatching(/^WHIP DELETE http:\S+: the connection dropped: terminated$/),
+      },
+    ]);
+    // The hub closed its peer on DELETE: once the publisher's is closed too, no ICE socket is left.
+    await waitFor("the peers' UDP sockets closed", () => udpSockets() === before, 2000);
   });
 });

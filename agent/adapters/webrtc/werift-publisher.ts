@@ -11,6 +11,7 @@ import type { Publisher, PublisherEvents } from "../../app/ports.js";
 import type { FeedConfig } from "../../config/schema.js";
 import { SpokeError } from "../../core/errors.js";
 import { deleteSession, publishOffer, type WhipEndpoint } from "../whip/whip-client.js";
+import { dropStunFallback } from "./host-only-ice.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -54,12 +55,18 @@ export class WeriftPublisher implements Publisher {
       headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
       // Lets a hub on the same box (the dev hub, tests) reach us over loopback.
       iceAdditionalHostAddresses: ["127.0.0.1"],
+      // Host candidates only. werift's default, Google's public STUN server, would be contacted at every
+      // session start: a third party the hospital's network should not see, and on an isolated network a
+      // wait for its timeout. The hub's answer carries its own candidates, which is what we need to reach
+      // it. (ICE servers offered in the WHIP Link header are future work.) See also dropStunFallback.
+      iceServers: [],
     });
   }
 
   async connect(): Promise<void> {
     const transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
     transceiver.sender.onPictureLossIndication.subscribe(() => this.events.onKeyframeRequest());
+    dropStunFallback(this.pc);
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await this.gatheringComplete();
     const offer = this.pc.localDescription?.sdp ?? "";
@@ -94,12 +101,19 @@ export class WeriftPublisher implements Publisher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.resourceUrl) {
-      const failure = await deleteSession(this.endpoint, this.resourceUrl);
-      if (failure)
-        this.log.warn({ error: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
+    try {
+      await this.endHubSession();
+    } finally {
+      // Whatever happened at the hub, the local peer goes: its sockets and timers would outlive us.
+      await this.pc.close();
     }
-    await this.pc.close();
+  }
+
+  private async endHubSession(): Promise<void> {
+    if (!this.resourceUrl) return;
+    const failure = await deleteSession(this.endpoint, this.resourceUrl);
+    if (failure)
+      this.log.warn({ error: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
   }
 
   private async applyAnswer(sdp: string): Promise<void> {

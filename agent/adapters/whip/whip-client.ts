@@ -1,4 +1,4 @@
-import { SpokeError } from "../../core/errors.js";
+import { SpokeError, toSpokeError } from "../../core/errors.js";
 
 /**
  * The HTTP side of WHIP (RFC 9725): POST the offer, take the 201 answer and the session URL, DELETE it at
@@ -22,13 +22,46 @@ function headers(endpoint: WhipEndpoint, extra: Record<string, string> = {}): Re
   return endpoint.bearerToken ? { ...extra, authorization: `Bearer ${endpoint.bearerToken}` } : extra;
 }
 
+/** fetch wraps socket failures ("fetch failed", "terminated"): the inner error says what happened. */
+function reasonOf(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  return cause.cause instanceof Error ? cause.cause.message : cause.message;
+}
+
 async function request(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, { ...init, redirect: "follow", signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (cause) {
-    const reason =
-      cause instanceof Error && cause.cause instanceof Error ? cause.cause.message : String(cause);
-    throw new SpokeError("SPOKE_WHIP_UNREACHABLE", `cannot reach WHIP endpoint ${url}: ${reason}`, { cause });
+    throw new SpokeError("SPOKE_WHIP_UNREACHABLE", `cannot reach WHIP endpoint ${url}: ${reasonOf(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/** The body comes after the status: the connection can still drop (or time out) while it arrives. */
+async function readAnswer(response: Response, url: string): Promise<string> {
+  try {
+    return await response.text();
+  } catch (cause) {
+    throw new SpokeError(
+      "SPOKE_WHIP_UNREACHABLE",
+      `WHIP endpoint ${url} dropped the connection while sending its answer: ${reasonOf(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** `Location` may be relative, to where the POST landed after redirects; a hub can also send garbage. */
+function resolveLocation(location: string, response: Response, url: string): string {
+  try {
+    return new URL(location, response.url || url).toString();
+  } catch (cause) {
+    const shown = JSON.stringify(location.length > 100 ? `${location.slice(0, 100)}…` : location);
+    throw new SpokeError(
+      "SPOKE_WHIP_BAD_ANSWER",
+      `WHIP endpoint ${url} answered 201 with a Location header that is not a URL: ${shown}`,
+      { cause, context: { url } },
+    );
   }
 }
 
@@ -54,7 +87,7 @@ export async function publishOffer(endpoint: WhipEndpoint, offerSdp: string): Pr
   }
   const location = response.headers.get("location");
   const contentType = response.headers.get("content-type") ?? "";
-  const answerSdp = await response.text();
+  const answerSdp = await readAnswer(response, endpoint.url);
   if (!location || !contentType.startsWith("application/sdp") || !answerSdp.startsWith("v=0")) {
     throw new SpokeError(
       "SPOKE_WHIP_BAD_ANSWER",
@@ -62,7 +95,7 @@ export async function publishOffer(endpoint: WhipEndpoint, offerSdp: string): Pr
       { context: { contentType, hasLocation: Boolean(location) } },
     );
   }
-  return { answerSdp, resourceUrl: new URL(location, response.url || endpoint.url).toString() };
+  return { answerSdp, resourceUrl: resolveLocation(location, response, endpoint.url) };
 }
 
 /** Ends the session on the hub. Failures are returned for logging: the local teardown goes on anyway. */
@@ -72,12 +105,26 @@ export async function deleteSession(
 ): Promise<SpokeError | undefined> {
   try {
     const response = await request(resourceUrl, { method: "DELETE", headers: headers(endpoint) });
-    await response.body?.cancel();
+    await discardBody(response, resourceUrl);
     if (response.ok) return undefined;
     return new SpokeError("SPOKE_WHIP_HTTP_ERROR", `WHIP DELETE answered ${response.status}`, {
       context: { status: response.status },
     });
   } catch (error) {
-    return error as SpokeError;
+    // The caller logs this with toInfo() and then closes the peer: it must be a SpokeError, whatever failed.
+    return toSpokeError(error, "SPOKE_WHIP_UNREACHABLE");
+  }
+}
+
+/** Cancelling rejects when the connection has already dropped mid-body; say so in the error. */
+async function discardBody(response: Response, resourceUrl: string): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch (cause) {
+    throw new SpokeError(
+      "SPOKE_WHIP_UNREACHABLE",
+      `WHIP DELETE ${resourceUrl}: the connection dropped: ${reasonOf(cause)}`,
+      { cause },
+    );
   }
 }
