@@ -11,8 +11,11 @@ export interface MediaFeedEvents {
   onStateChange(status: FeedStatus): void;
   /** A running feed failed; it is being restarted. */
   onFailure(error: SpokeError): void;
-  /** The feed runs again after a failure (a new encoder: new RTP sequence). */
-  onRestarted(): void;
+  /**
+   * The next packet comes from a new encoder (a worker restarted after a failure), whose RTP sequence
+   * and timestamps start afresh. Called before that packet's `onPacket`.
+   */
+  onNewEncoder(): void;
 }
 
 export interface MediaFeed {

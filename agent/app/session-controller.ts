@@ -102,7 +102,7 @@ export class SessionController {
         onPacket: (packet) => publisher?.writeRtp(packet),
         onStateChange: (status) => this.observer.feedChanged(status),
         onFailure: (error) => this.observer.feedFailed(feed.id, error.toInfo()),
-        onRestarted: () => publisher?.markDiscontinuity(),
+        onNewEncoder: () => publisher?.markDiscontinuity(),
       },
       log.child({ module: "feed", feed: feed.id }),
     );

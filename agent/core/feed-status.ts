@@ -1,7 +1,11 @@
 import type { ErrorInfo } from "./errors.js";
 
 /** What a feed is doing, as shown in health reports. */
-export type FeedState = "stopped" | "starting" | "running" | "restarting" | "failed";
+/**
+ * `restarting` covers a worker that keeps failing (an unplugged camera, say): it is retried for as long
+ * as the session lasts, so that plugging the camera back in is all it takes.
+ */
+export type FeedState = "stopped" | "starting" | "running" | "restarting";
 
 export interface FeedStatus {
   id: string;
@@ -16,7 +20,18 @@ export interface FeedStatus {
   lastError?: ErrorInfo;
 }
 
-/** Delay before the n-th restart (1-based): doubles from 0.5 s, capped at 10 s. */
+/** A worker that ran this long before failing was healthy: its failure starts the backoff afresh. */
+export const STABLE_RUN_MS = 30_000;
+
+/**
+ * Consecutive failures including this one. `ranForMs` is how long the failed worker had been running
+ * (undefined when it never started), so hiccups hours apart do not add up to the longest backoff.
+ */
+export function consecutiveFailures(previous: number, ranForMs: number | undefined): number {
+  return ranForMs !== undefined && ranForMs >= STABLE_RUN_MS ? 1 : previous + 1;
+}
+
+/** Delay before the n-th consecutive restart (1-based): doubles from 0.5 s, capped at 10 s. */
 export function restartDelayMs(attempt: number): number {
   return Math.min(10_000, 500 * 2 ** Math.max(0, attempt - 1));
 }

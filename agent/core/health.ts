@@ -49,9 +49,9 @@ export function sessionReport(state: SessionState, since: Date): SessionReport {
   return report;
 }
 
-/** One verdict from the parts: a failed session is `failed`, a feed recovering is `degraded`. */
+/** One verdict from the parts: a failed session is `failed`, a feed being restarted is `degraded`. */
 export function overallHealth(session: SessionReport, feeds: readonly FeedStatus[]): OverallHealth {
-  if (session.state === "error" || feeds.some((feed) => feed.state === "failed")) return "failed";
+  if (session.state === "error") return "failed";
   if (feeds.some((feed) => feed.state === "restarting")) return "degraded";
   return "ok";
 }

@@ -1,9 +1,12 @@
+import { createSocket } from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
 import { FeedRunner } from "../../agent/adapters/gstreamer/feed-runner.js";
 import { FeedWorkerProcess } from "../../agent/adapters/gstreamer/feed-worker-process.js";
 import type { MediaFeedEvents } from "../../agent/app/ports.js";
+import type { FeedConfig } from "../../agent/config/schema.js";
 import type { SpokeError } from "../../agent/core/errors.js";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
+import { buildFeedPipeline } from "../../pipelines/feed-pipeline.js";
 import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { isAlive } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
@@ -24,7 +27,8 @@ interface Recorder extends MediaFeedEvents {
   packets: Buffer[];
   states: FeedStatus["state"][];
   failures: SpokeError[];
-  restarted: number;
+  /** For each new encoder announced, how many packets had arrived before it. */
+  newEncoderAt: number[];
 }
 
 function recorder(): Recorder {
@@ -32,16 +36,23 @@ function recorder(): Recorder {
     packets: [],
     states: [],
     failures: [],
-    restarted: 0,
+    newEncoderAt: [],
     onPacket: (packet) => r.packets.push(packet),
     onStateChange: (status) => r.states.push(status.state),
     onFailure: (error) => r.failures.push(error),
-    onRestarted: () => {
-      r.restarted += 1;
+    onNewEncoder: () => {
+      r.newEncoderAt.push(r.packets.length);
     },
   };
   return r;
 }
+
+/** The feed runs again on its n-th encoder. */
+function restarted(r: Recorder, times = 1): boolean {
+  return r.newEncoderAt.length === times && r.states.at(-1) === "running";
+}
+
+const ssrc = (packet: Buffer | undefined): number | undefined => packet?.readUInt32BE(8);
 
 const runners: FeedRunner[] = [];
 
@@ -111,7 +122,7 @@ describe("feed worker", () => {
     expect(configured).toBeGreaterThan(1200);
     expect(lowered).toBeLessThan(configured / 3);
     process.kill(feedRunner.workerPid ?? 0, "SIGKILL");
-    await waitFor("the restart", () => events.restarted === 1);
+    await waitFor("the restart", () => restarted(events));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(await kbpsOver(1500)).toBeLessThan(configured / 3);
   });
@@ -138,6 +149,35 @@ describe("feed worker", () => {
     expect(events.packets).toHaveLength(0);
   });
 
+  it("forwards only the worker's RTP: datagrams from anyone else on the box are dropped", async () => {
+    const worker = new FeedWorkerProcess("room-camera", QUICK_TIMINGS, testLog);
+    const [feed] = testConfig("http://127.0.0.1:9/whip").feeds as [FeedConfig];
+    const received: Buffer[] = [];
+    let rtpPort = 0;
+    const handlers = {
+      onRtp: (p: Buffer) => received.push(p),
+      onFailure: () => undefined,
+      onStats: () => undefined,
+    };
+    await worker.start((port) => {
+      rtpPort = port;
+      return buildFeedPipeline(feed, port);
+    }, handlers);
+    const intruder = createSocket("udp4");
+    const forged = Buffer.alloc(40);
+    forged[0] = 0x80; // RTP version 2
+    forged.writeUInt32BE(0xdeadbeef, 8);
+    for (const datagram of [Buffer.alloc(1), Buffer.from("not rtp at all"), forged]) {
+      await new Promise((resolve) => intruder.send(datagram, rtpPort, "127.0.0.1", resolve));
+    }
+    const count = received.length;
+    await waitFor("more video from the worker", () => received.length > count + 30);
+    intruder.close();
+    await worker.stop();
+    expect(received.filter((packet) => packet.length < 12 || ssrc(packet) === 0xdeadbeef)).toEqual([]);
+    expect(new Set(received.map(ssrc)).size).toBe(1);
+  });
+
   it("reports a pipeline GStreamer cannot build", async () => {
     const worker = new FeedWorkerProcess("broken", QUICK_TIMINGS, testLog);
     const handlers = { onRtp: () => undefined, onFailure: () => undefined, onStats: () => undefined };
@@ -155,11 +195,16 @@ describe("feed worker", () => {
     await feedRunner.start();
     const firstPid = feedRunner.workerPid;
     process.kill(firstPid ?? 0, "SIGKILL");
-    await waitFor("the restart", () => events.restarted === 1);
+    await waitFor("the restart", () => restarted(events));
     expect(events.failures.map((error) => error.code)).toEqual(["SPOKE_FEED_WORKER_EXITED"]);
     expect(events.failures[0]?.message).toBe("feed worker killed by SIGKILL");
     expect(events.states).toEqual(["starting", "running", "restarting", "running"]);
     expect(feedRunner.workerPid).not.toBe(firstPid);
+    // The new encoder is announced before its first packet, so the publisher can splice the streams.
+    const [splice = 0] = events.newEncoderAt;
+    const before = new Set(events.packets.slice(0, splice).map(ssrc));
+    expect(before.size).toBe(1);
+    expect(before.has(ssrc(events.packets[splice]))).toBe(false);
     const count = events.packets.length;
     await waitFor("packets from the new worker", () => events.packets.length > count + 30);
     expect(feedRunner.snapshot()).toMatchObject({
@@ -169,13 +214,28 @@ describe("feed worker", () => {
     });
   });
 
+  it("stays stopped when stopped while a replacement worker is starting", async () => {
+    const events = recorder();
+    const feedRunner = runner(events);
+    await feedRunner.start();
+    const firstPid = feedRunner.workerPid;
+    process.kill(firstPid ?? 0, "SIGKILL");
+    // The replacement is forked but has not sent video yet: its start is in progress.
+    await waitFor("the replacement fork", () => (feedRunner.workerPid ?? firstPid) !== firstPid);
+    await feedRunner.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(feedRunner.snapshot()).toMatchObject({ state: "stopped", restarts: 1 });
+    expect(events.failures).toHaveLength(1);
+    expect(events.states.at(-1)).toBe("stopped");
+  });
+
   it("kills and restarts a worker whose pipeline stalls", async () => {
     const events = recorder();
     const feedRunner = runner(events);
     await feedRunner.start();
     const stuckPid = feedRunner.workerPid ?? 0;
     process.kill(stuckPid, "SIGSTOP");
-    await waitFor("the restart", () => events.restarted === 1);
+    await waitFor("the restart", () => restarted(events));
     expect(events.failures.map((error) => error.code)).toEqual(["SPOKE_FEED_STALLED"]);
     await waitFor("the stuck worker to be killed", () => !isAlive(stuckPid));
   });

@@ -20,14 +20,26 @@ afterEach(async () => {
 
 async function hubWithDecoder(
   options: WhipHubOptions = {},
-): Promise<{ hub: WeriftWhipHub; decoder: GstDecoder }> {
+): Promise<{ hub: WeriftWhipHub; decoder: GstDecoder; sequenceNumbers: number[] }> {
   const decoder = new GstDecoder();
   await decoder.start();
   cleanups.push(() => decoder.stop());
-  const hub = new WeriftWhipHub({ ...options, onRtp: (packet) => decoder.push(packet.serialize()) });
+  const sequenceNumbers: number[] = [];
+  const hub = new WeriftWhipHub({
+    ...options,
+    onRtp: (packet) => {
+      sequenceNumbers.push(packet.header.sequenceNumber);
+      decoder.push(packet.serialize());
+    },
+  });
   await hub.start();
   cleanups.push(() => hub.stop());
-  return { hub, decoder };
+  return { hub, decoder, sequenceNumbers };
+}
+
+/** The largest step between consecutive RTP sequence numbers (they wrap at 2^16). */
+function largestSequenceStep(sequenceNumbers: number[]): number {
+  return Math.max(...sequenceNumbers.slice(1).map((n, i) => (n - (sequenceNumbers[i] ?? n) + 65536) % 65536));
 }
 
 async function agentFor(config: SpokeConfig, options: Partial<AgentOptions> = {}): Promise<RunningAgent> {
@@ -95,7 +107,7 @@ describe("publishing over WHIP", () => {
   });
 
   it("keeps the session live while a killed worker is restarted, and the hub keeps decoding", async () => {
-    const { decoder, hub } = await hubWithDecoder();
+    const { decoder, hub, sequenceNumbers } = await hubWithDecoder();
     const agent = await agentFor(testConfig(hub.endpoint));
     agent.pressButton();
     await waitFor("frames", () => decoder.frames >= 10);
@@ -106,6 +118,8 @@ describe("publishing over WHIP", () => {
     const before = decoder.frames;
     await waitFor("frames from the new worker", () => decoder.frames >= before + 30);
     expect(agent.session.report().state).toBe("live");
+    // One stream for the hub: the new encoder's packets continue the old sequence, no jump.
+    expect(largestSequenceStep(sequenceNumbers)).toBeLessThanOrEqual(5);
   });
 
   it("notices a hub that vanished (ICE consent expiry, RFC 7675) and releases the session's media", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
-import { restartDelayMs } from "../../agent/core/feed-status.js";
+import { consecutiveFailures, restartDelayMs, STABLE_RUN_MS } from "../../agent/core/feed-status.js";
 import { buildHealthReport, overallHealth, sessionReport } from "../../agent/core/health.js";
 
 const system = {
@@ -22,7 +22,6 @@ describe("health model", () => {
     ["idle", [feed("stopped")], "ok"],
     ["live", [feed("running")], "ok"],
     ["live", [feed("running"), feed("restarting")], "degraded"],
-    ["live", [feed("failed")], "failed"],
   ] as const)("session %s with feeds %j is %s", (state, feeds, expected) => {
     expect(overallHealth({ state, since: since.toISOString() }, feeds)).toBe(expected);
   });
@@ -59,4 +58,16 @@ describe("health model", () => {
   it("backs feed restarts off from half a second, doubling, to at most ten seconds", () => {
     expect([1, 2, 3, 4, 5, 6, 7].map(restartDelayMs)).toEqual([500, 1000, 2000, 4000, 8000, 10000, 10000]);
   });
+
+  it.each<[number, number | undefined, number, string]>([
+    [0, undefined, 1, "a first failure"],
+    [3, undefined, 4, "a worker that never started"],
+    [3, 2_000, 4, "a worker that failed soon after starting"],
+    [6, STABLE_RUN_MS, 1, "a worker that had run stably (hours apart)"],
+  ])(
+    "counts %i failures in a row, then one after %s ms, as %i: %s",
+    (previous, ranForMs, expected, _case) => {
+      expect(consecutiveFailures(previous, ranForMs)).toBe(expected);
+    },
+  );
 });

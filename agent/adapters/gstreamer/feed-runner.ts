@@ -3,7 +3,7 @@ import { buildFeedPipeline } from "../../../pipelines/feed-pipeline.js";
 import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
 import type { FeedConfig } from "../../config/schema.js";
 import type { SpokeError } from "../../core/errors.js";
-import { type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
+import { consecutiveFailures, type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
 
 /**
@@ -14,6 +14,10 @@ export class FeedRunner implements MediaFeed {
   private worker: FeedWorkerProcess | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Set while a replacement worker starts: its first packet must be announced as a new encoder. */
+  private replacingEncoder = false;
+  private runningSince: number | undefined;
+  private failuresInARow = 0;
   private readonly status: FeedStatus;
   /** The encoder's current target; a restarted worker starts at it, not at the configured one. */
   private bitrateKbps: number;
@@ -64,6 +68,10 @@ export class FeedRunner implements MediaFeed {
     this.worker = worker;
     await worker.start((port) => buildFeedPipeline({ ...this.feed, bitrateKbps: this.bitrateKbps }, port), {
       onRtp: (packet) => {
+        if (this.replacingEncoder) {
+          this.replacingEncoder = false;
+          this.events.onNewEncoder();
+        }
         this.status.packetsForwarded += 1;
         this.status.bytesForwarded += packet.length;
         this.events.onPacket(packet);
@@ -79,15 +87,21 @@ export class FeedRunner implements MediaFeed {
       return;
     }
     this.log.info({ pid: worker.pid }, "feed worker running");
+    this.runningSince = Date.now();
     this.setState("running");
   }
 
   private onWorkerFailure(error: SpokeError): void {
+    // A worker stopped on purpose while restarting rejects its start: that is not a failure.
+    if (this.stopped) return;
+    const ranForMs = this.runningSince === undefined ? undefined : Date.now() - this.runningSince;
+    this.runningSince = undefined;
+    this.failuresInARow = consecutiveFailures(this.failuresInARow, ranForMs);
     this.status.lastError = error.toInfo();
     delete this.status.workerCpuPercent;
     delete this.status.workerMemoryBytes;
     this.status.restarts += 1;
-    const delay = restartDelayMs(this.status.restarts);
+    const delay = restartDelayMs(this.failuresInARow);
     this.log.warn({ error: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");
     this.setState("restarting");
     this.events.onFailure(error);
@@ -96,10 +110,8 @@ export class FeedRunner implements MediaFeed {
 
   private restart(): void {
     if (this.stopped) return;
-    this.launch().then(
-      () => this.events.onRestarted(),
-      (error: SpokeError) => this.onWorkerFailure(error),
-    );
+    this.replacingEncoder = true;
+    this.launch().catch((error: SpokeError) => this.onWorkerFailure(error));
   }
 
   private setState(state: FeedStatus["state"]): void {

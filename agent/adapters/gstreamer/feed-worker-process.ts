@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { createSocket, type Socket } from "node:dgram";
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Logger } from "pino";
 import type { FeedPipeline } from "../../../pipelines/feed-pipeline.js";
 import { type ErrorInfo, SpokeError } from "../../core/errors.js";
@@ -60,15 +60,16 @@ export class FeedWorkerProcess {
       const timer = setTimeout(() => {
         reject(this.startError("SPOKE_FEED_START_TIMEOUT", "no video from the pipeline"));
       }, this.timings.startTimeoutMs);
-      socket.once("message", () => {
+      const accept = acceptFromOneSender();
+      socket.on("message", (packet, from) => {
+        if (!accept(packet, from)) return;
         clearTimeout(timer);
         resolve();
+        this.lastRtpAt = Date.now();
+        handlers.onRtp(packet);
       });
+      socket.on("error", (error) => this.log.warn({ error: error.message }, "RTP socket error"));
       this.startChild(pipeline, reject);
-    });
-    socket.on("message", (packet) => {
-      this.lastRtpAt = Date.now();
-      handlers.onRtp(packet);
     });
     try {
       await firstPacket;
@@ -177,6 +178,24 @@ export class FeedWorkerProcess {
     return new SpokeError(code, `feed ${this.feedId}: ${what} within ${this.timings.startTimeoutMs} ms`);
   }
 }
+
+/**
+ * The loopback port takes datagrams from any local process. Only RTP from the one sender that spoke first
+ * (the worker's udpsink) reaches the hub: a stray or malicious datagram is neither forwarded into the
+ * clinical stream nor given to the RTP parser.
+ */
+function acceptFromOneSender(): (packet: Buffer, from: RemoteInfo) => boolean {
+  let sender: string | undefined;
+  return (packet, from) => {
+    const isRtp = packet.length >= RTP_HEADER_BYTES && (packet[0] ?? 0) >> 6 === 2;
+    if (!isRtp) return false;
+    const address = `${from.address}:${from.port}`;
+    sender ??= address;
+    return address === sender;
+  };
+}
+
+const RTP_HEADER_BYTES = 12;
 
 function fromInfo(info: ErrorInfo): SpokeError {
   return new SpokeError(info.code, info.message);
