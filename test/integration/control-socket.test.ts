@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,6 +122,24 @@ describe("control socket and `spoke session`", () => {
     );
   });
 
+  it("lets only root and the agent's group use the control socket", async () => {
+    expect((await stat(socket)).mode & 0o777).toBe(0o660);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "tells another user they may not drive the session, and why",
+    async () => {
+      const cli = ["--import", "tsx", "agent/cli.ts", "session", "status", "--socket", socket];
+      const result = await run("runuser", ["-u", "nobody", "--", process.execPath, ...cli]).catch(
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(result).toMatchObject({
+        code: 1,
+        stderr: `spoke: SPOKE_CONTROL_FORBIDDEN: not allowed to use ${socket}: only the agent's group may (join group spoke, or use sudo)\n`,
+      });
+    },
+  );
+
   it("stops even while a client stays connected to the control socket and says nothing", async () => {
     const config = testConfig(hub.endpoint);
     const other = await startAgent(config, { log: testLog, workerTimings: QUICK_TIMINGS });
@@ -139,6 +158,9 @@ describe("control socket and `spoke session`", () => {
   it("validates a configuration file for the technician, naming each bad field", async () => {
     const ok = await spoke("check-config", "docs/examples/config.json");
     expect(ok.stdout).toContain("docs/examples/config.json: valid");
+    // What a technician may paste into a ticket: secrets hidden, but shown to be set.
+    expect(ok.stdout).not.toMatch(/replace-with-the-(hub-token|broker-password)/);
+    expect(ok.stdout.match(/"\[redacted\]"/g)).toHaveLength(2);
     const bad = (await spoke("check-config", "test/fixtures/bad-config.json")) as {
       code: number;
       stderr: string;

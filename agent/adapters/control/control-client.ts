@@ -81,7 +81,14 @@ function parseResponse(line: string): ControlResponse | undefined {
   }
 }
 
-function unreachable(socketPath: string, cause: Error): SpokeError {
+function unreachable(socketPath: string, cause: NodeJS.ErrnoException): SpokeError {
+  if (cause.code === "EACCES" || cause.code === "EPERM") {
+    return new SpokeError(
+      "SPOKE_CONTROL_FORBIDDEN",
+      `not allowed to use ${socketPath}: only the agent's group may (join group spoke, or use sudo)`,
+      { cause },
+    );
+  }
   return new SpokeError("SPOKE_CONTROL_UNREACHABLE", `no agent is listening on ${socketPath}`, { cause });
 }
 

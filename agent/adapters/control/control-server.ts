@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
@@ -39,6 +39,8 @@ export class ControlServer {
         server.listen(this.socketPath, () => resolve());
       });
       this.server = server;
+      // The agent's group may drive the session too: technicians are added to it. Nobody else may.
+      await chmod(this.socketPath, 0o660);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw this.unavailable(
