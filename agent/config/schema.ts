@@ -25,8 +25,12 @@ const v4l2Source = z
     type: z.literal("v4l2"),
     device: z
       .string()
-      .regex(/^\/dev\/[A-Za-z0-9_./-]+$/, "must be a device path such as /dev/video0")
-      .describe("V4L2 capture device, e.g. `/dev/video0` or a `/dev/v4l/by-id/…` link."),
+      // Letters, digits and . _ - / : only: enough for /dev/v4l/by-path/…-usb-0:2:1.0-… links, and nothing
+      // that could end the element in a GStreamer pipeline description.
+      .regex(/^\/dev\/[A-Za-z0-9_.:/-]+$/, "must be a device path such as /dev/video0")
+      .describe(
+        "V4L2 capture device, e.g. `/dev/video0`, or a stable `/dev/v4l/by-id/…` or `/dev/v4l/by-path/…` link.",
+      ),
   })
   .describe("A V4L2 camera or HDMI/USB capture device.");
 
@@ -65,8 +69,21 @@ const feed = z
       .default("camera")
       .describe("What the feed shows; later decides how it degrades on a poor network."),
     source: z.discriminatedUnion("type", [testSource, v4l2Source]).describe("Where the picture comes from."),
-    width: z.int().min(160).max(3840).default(1280).describe("Encoded width in pixels."),
-    height: z.int().min(120).max(2160).default(720).describe("Encoded height in pixels."),
+    // Even: H.264 with 4:2:0 chroma (what browsers decode) cannot encode odd sizes.
+    width: z
+      .int()
+      .min(160)
+      .max(3840)
+      .multipleOf(2, "must be even")
+      .default(1280)
+      .describe("Encoded width in pixels (even)."),
+    height: z
+      .int()
+      .min(120)
+      .max(2160)
+      .multipleOf(2, "must be even")
+      .default(720)
+      .describe("Encoded height in pixels (even)."),
     framerate: z.int().min(1).max(60).default(30).describe("Frames per second."),
     bitrateKbps: z.int().min(100).max(20000).default(2000).describe("Target encoder bitrate in kbit/s."),
     keyframeIntervalSeconds: z

@@ -41,7 +41,7 @@ describe("configuration", () => {
       configInput({
         deviceId: "has space/and+wildcard",
         feeds: [
-          { id: "cam", source: { type: "v4l2", device: "video0" }, whip: { url: "ftp://hub" }, width: 99999 },
+          { id: "cam", source: { type: "v4l2", device: "video0" }, whip: { url: "ftp://hub" }, width: 99998 },
         ],
         mqtt: { url: "http://broker" },
       }),
@@ -79,6 +79,26 @@ describe("configuration", () => {
     expect(rejection(input).context.issues).toEqual([
       "feeds.0.whip.url: must not carry a user name or password: use whip.bearerToken",
       "mqtt.url: must not carry a user name or password: use mqtt.username and mqtt.password",
+    ]);
+  });
+
+  it("takes a stable by-path capture device and refuses sizes H.264 4:2:0 cannot encode", () => {
+    const device = "/dev/v4l/by-path/pci-0000:00:14.0-usb-0:2:1.0-video-index0";
+    const config = parseConfig(
+      configInput({ feeds: [{ id: "us", source: { type: "v4l2", device }, whip: { url: "http://h/w" } }] }),
+      "test",
+    );
+    expect(config.feeds[0]?.source).toEqual({ type: "v4l2", device });
+    const odd = {
+      id: "cam",
+      source: { type: "test" },
+      width: 1279,
+      height: 719,
+      whip: { url: "http://h/w" },
+    };
+    expect(rejection(configInput({ feeds: [odd] })).context.issues).toEqual([
+      "feeds.0.width: must be even",
+      "feeds.0.height: must be even",
     ]);
   });
 
