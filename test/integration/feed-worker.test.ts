@@ -127,6 +127,29 @@ describe("feed worker", () => {
     expect(await kbpsOver(1500)).toBeLessThan(configured / 3);
   });
 
+  it("paces a burst of keyframe requests: one keyframe now, then at most one per half second", async () => {
+    const events = recorder();
+    const feedRunner = runner(events);
+    await feedRunner.start();
+    await waitFor("first packets", () => events.packets.length > 30);
+    const from = events.packets.length;
+    // A viewer on a lossy link (or many viewers): a request every 50 ms for a second.
+    for (let i = 0; i < 20; i += 1) {
+      feedRunner.requestKeyframe();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const keyframeTimestamps = new Set(
+      events.packets
+        .slice(from)
+        .filter((packet) => nalTypes(packet).includes(5))
+        .map((packet) => packet.readUInt32BE(4)),
+    );
+    // Forced at 0, 0.5 and 1 s (the last request answered late), and perhaps one of the encoder's own.
+    expect(keyframeTimestamps.size).toBeGreaterThanOrEqual(2);
+    expect(keyframeTimestamps.size).toBeLessThanOrEqual(4);
+  });
+
   it("reports the worker's own CPU and memory", async () => {
     const feedRunner = runner(recorder());
     await feedRunner.start();

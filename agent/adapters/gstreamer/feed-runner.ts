@@ -4,6 +4,7 @@ import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
 import type { FeedConfig } from "../../config/schema.js";
 import type { SpokeError } from "../../core/errors.js";
 import { consecutiveFailures, type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
+import { keyframeDelayMs } from "../../core/keyframe-pacing.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
 
 /**
@@ -18,6 +19,8 @@ export class FeedRunner implements MediaFeed {
   private replacingEncoder = false;
   private runningSince: number | undefined;
   private failuresInARow = 0;
+  private lastKeyframeForcedAt: number | undefined;
+  private keyframeTimer: NodeJS.Timeout | undefined;
   private readonly status: FeedStatus;
   /** The encoder's current target; a restarted worker starts at it, not at the configured one. */
   private bitrateKbps: number;
@@ -45,7 +48,22 @@ export class FeedRunner implements MediaFeed {
     await this.launch();
   }
 
+  /** Asks the encoder for a keyframe, paced: a burst of requests forces one now and at most one later. */
   requestKeyframe(): void {
+    if (this.keyframeTimer) return; // one is already scheduled, and answers this request too
+    const delay = keyframeDelayMs(this.lastKeyframeForcedAt, Date.now());
+    if (delay === 0) {
+      this.forceKeyframe();
+      return;
+    }
+    this.keyframeTimer = setTimeout(() => {
+      this.keyframeTimer = undefined;
+      this.forceKeyframe();
+    }, delay);
+  }
+
+  private forceKeyframe(): void {
+    this.lastKeyframeForcedAt = Date.now();
     this.worker?.requestKeyframe();
   }
 
@@ -58,6 +76,7 @@ export class FeedRunner implements MediaFeed {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.keyframeTimer);
     await this.worker?.stop();
     this.worker = undefined;
     this.setState("stopped");
