@@ -55,13 +55,34 @@ export async function startMosquitto(options: { port?: number } = {}): Promise<R
     configFile,
     [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", ""].join("\n"),
   );
-  const child = spawn(MOSQUITTO, ["-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // Its own process group: Ctrl-C in the demo's terminal must not take the broker down before the agent
+  // has said goodbye over it. So it is not left behind either, it goes when this process exits.
+  const child = spawn(MOSQUITTO, ["-c", configFile], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  const killOnExit = (): void => {
+    child.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      process.off("exit", killOnExit);
+      resolve();
+    }),
+  );
   let log = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     log = (log + chunk).slice(-100_000);
   });
-  await waitForPort(port, child);
+  const spawnFailed = new Promise<never>((_, reject) =>
+    child.once("error", (error) =>
+      reject(
+        new Error(
+          `cannot run ${MOSQUITTO} (${error.message}): install it with provisioning/install-deps.sh --demo`,
+        ),
+      ),
+    ),
+  );
+  spawnFailed.catch(() => undefined); // once listening, a later spawn error has nobody to tell
+  await Promise.race([waitForPort(port, child), spawnFailed]);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,

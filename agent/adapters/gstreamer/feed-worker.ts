@@ -90,6 +90,9 @@ function main(): void {
     process.exit(0);
   };
   process.on("disconnect", stop);
+  // Ctrl-C in a terminal reaches the whole process group. The agent owns this worker's life (a stop
+  // message, or the channel closing): dying here first would be reported to the fleet as a feed failure.
+  process.on("SIGINT", () => undefined);
   process.on("message", (message: ToWorker) => {
     switch (message.type) {
       case "start":
