@@ -47,3 +47,12 @@ export function isAlive(pid: number | undefined): boolean {
     return false;
   }
 }
+
+/**
+ * A pid a test is about to signal. Never 0 in its place: process.kill(0, …) signals the whole process
+ * group, the test runner included.
+ */
+export function requiredPid(pid: number | undefined): number {
+  if (pid === undefined || pid <= 0) throw new Error(`expected a process id, got ${pid}`);
+  return pid;
+}

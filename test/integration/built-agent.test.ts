@@ -8,7 +8,7 @@ import { sendControlCommand } from "../../agent/adapters/control/control-client.
 import { freePort } from "../../devhub/mosquitto.js";
 import { testConfig } from "../helpers/agent-fixtures.js";
 import { exited, spawnAgent, waitForControlSocket } from "../helpers/agent-process.js";
-import { childPids } from "../helpers/proc.js";
+import { childPids, requiredPid } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub } from "../helpers/werift-whip-hub.js";
 
@@ -37,7 +37,7 @@ describe("the built agent (dist/, as installed on a box)", () => {
         () => [...hub.sessions.values()].some((s) => s.packets > 100),
         20_000,
       );
-      const workers = await childPids(agent.pid ?? 0, "feed-worker.js");
+      const workers = await childPids(requiredPid(agent.pid), "feed-worker.js");
       expect(workers).toHaveLength(1);
     } finally {
       agent.kill("SIGTERM");

@@ -8,7 +8,7 @@ import type { SpokeError } from "../../agent/core/errors.js";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
 import { buildFeedPipeline } from "../../pipelines/feed-pipeline.js";
 import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
-import { isAlive } from "../helpers/proc.js";
+import { isAlive, requiredPid } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** The H.264 NAL unit types one RTP packet carries (single NAL, STAP-A or FU-A start). */
@@ -121,7 +121,7 @@ describe("feed worker", () => {
     const lowered = await kbpsOver(1500);
     expect(configured).toBeGreaterThan(1200);
     expect(lowered).toBeLessThan(configured / 3);
-    process.kill(feedRunner.workerPid ?? 0, "SIGKILL");
+    process.kill(requiredPid(feedRunner.workerPid), "SIGKILL");
     await waitFor("the restart", () => restarted(events));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(await kbpsOver(1500)).toBeLessThan(configured / 3);
@@ -217,7 +217,7 @@ describe("feed worker", () => {
     const feedRunner = runner(events);
     await feedRunner.start();
     const firstPid = feedRunner.workerPid;
-    process.kill(firstPid ?? 0, "SIGKILL");
+    process.kill(requiredPid(firstPid), "SIGKILL");
     await waitFor("the restart", () => restarted(events));
     expect(events.failures.map((error) => error.code)).toEqual(["SPOKE_FEED_WORKER_EXITED"]);
     expect(events.failures[0]?.message).toBe("feed worker killed by SIGKILL");
@@ -242,7 +242,7 @@ describe("feed worker", () => {
     const feedRunner = runner(events);
     await feedRunner.start();
     const firstPid = feedRunner.workerPid;
-    process.kill(firstPid ?? 0, "SIGKILL");
+    process.kill(requiredPid(firstPid), "SIGKILL");
     // The replacement is forked but has not sent video yet: its start is in progress.
     await waitFor("the replacement fork", () => (feedRunner.workerPid ?? firstPid) !== firstPid);
     await feedRunner.stop();
@@ -256,7 +256,7 @@ describe("feed worker", () => {
     const events = recorder();
     const feedRunner = runner(events);
     await feedRunner.start();
-    const stuckPid = feedRunner.workerPid ?? 0;
+    const stuckPid = requiredPid(feedRunner.workerPid);
     process.kill(stuckPid, "SIGSTOP");
     await waitFor("the restart", () => restarted(events));
     expect(events.failures.map((error) => error.code)).toEqual(["SPOKE_FEED_STALLED"]);
@@ -266,7 +266,7 @@ describe("feed worker", () => {
   it("kills a worker that does not exit when asked to stop", async () => {
     const feedRunner = runner(recorder());
     await feedRunner.start();
-    const pid = feedRunner.workerPid ?? 0;
+    const pid = requiredPid(feedRunner.workerPid);
     // A stopped process cannot act on the stop message: it stands for a worker hung in GStreamer.
     process.kill(pid, "SIGSTOP");
     await feedRunner.stop();
@@ -276,7 +276,8 @@ describe("feed worker", () => {
   it("leaves no worker process behind when stopped", async () => {
     const feedRunner = runner(recorder());
     await feedRunner.start();
-    const pid = feedRunner.workerPid;
+    const pid = requiredPid(feedRunner.workerPid);
+    expect(isAlive(pid)).toBe(true);
     await feedRunner.stop();
     expect(isAlive(pid)).toBe(false);
     expect(feedRunner.snapshot().state).toBe("stopped");

@@ -10,7 +10,7 @@ import { startAgent } from "../../agent/main.js";
 import { freePort, type RunningBroker, startMosquitto } from "../../devhub/mosquitto.js";
 import { testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { exited, FleetWatcher, spawnAgent } from "../helpers/agent-process.js";
-import { childPids, isAlive } from "../helpers/proc.js";
+import { childPids, isAlive, requiredPid } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub } from "../helpers/werift-whip-hub.js";
 
@@ -209,8 +209,8 @@ describe("fleet reporting over MQTT (real Mosquitto, agent as its own process)",
     try {
       await sendControlCommand(socket, "start");
       await waitFor("live on MQTT", () => fleet.latest("session")?.state === "live");
-      const [worker] = (await childPids(agent.pid ?? 0)).filter(isAlive);
-      process.kill(worker ?? 0, "SIGKILL");
+      const [worker] = (await childPids(requiredPid(agent.pid))).filter(isAlive);
+      process.kill(requiredPid(worker), "SIGKILL");
       await waitFor("feed_failed event", () => fleet.on("events").some((e) => e.type === "feed_failed"));
       expect(fleet.on("events").find((e) => e.type === "feed_failed")).toMatchObject({
         feed: "room-camera",

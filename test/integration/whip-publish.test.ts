@@ -7,7 +7,7 @@ import { type AgentOptions, type RunningAgent, startAgent } from "../../agent/ma
 import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { breakAnswerBodies } from "../helpers/broken-fetch.js";
 import { GstDecoder } from "../helpers/gst-decoder.js";
-import { childPids, isAlive } from "../helpers/proc.js";
+import { childPids, isAlive, requiredPid } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub, type WhipHubOptions } from "../helpers/werift-whip-hub.js";
 
@@ -112,7 +112,7 @@ describe("publishing over WHIP", () => {
     agent.pressButton();
     await waitFor("frames", () => decoder.frames >= 10);
     const [worker] = await workerPids();
-    process.kill(worker ?? 0, "SIGKILL");
+    process.kill(requiredPid(worker), "SIGKILL");
     await waitFor("a restart", () => agent.session.feedStatuses()[0]?.restarts === 1);
     await waitFor("running again", () => agent.session.feedStatuses()[0]?.state === "running");
     const before = decoder.frames;
@@ -128,6 +128,7 @@ describe("publishing over WHIP", () => {
     agent.pressButton();
     await waitFor("live", () => agent.session.report().state === "live");
     const workers = await workerPids();
+    expect(workers).toHaveLength(1);
     const [session] = hub.sessions.values();
     await session?.pc.close();
     await waitFor("error", () => agent.session.report().state === "error", 45_000);

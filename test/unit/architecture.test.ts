@@ -7,14 +7,16 @@ async function sources(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => join(e.parentPath, e.name));
 }
 
-/** Every module a file pulls in: static imports, re-exports (`export … from`) and dynamic `import()`. */
+/** Every module a file pulls in: static imports, re-exports, dynamic `import()` and `require`. */
 function imports(text: string): string[] {
   const patterns = [
     /^\s*(?:import|export)\b[^"'`;]*?\bfrom\s*["']([^"']+)["']/gms,
+    /^\s*import\s*["']([^"']+)["']/gm,
     /\bimport\s*\(\s*["']([^"']+)["']/g,
+    /\brequire\s*\(\s*["']([^"']+)["']/g,
+    /\bcreateRequire\([^)]*\)\s*\(\s*["']([^"']+)["']/g,
   ];
-  const bare = /^\s*import\s*["']([^"']+)["']/gm;
-  return [...patterns, bare].flatMap((pattern) => [...text.matchAll(pattern)].map((match) => match[1] ?? ""));
+  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((match) => match[1] ?? ""));
 }
 
 async function offendingImports(dirs: string[], allowed: (specifier: string) => boolean) {
@@ -40,8 +42,19 @@ describe("architecture", () => {
       'export * from "pino";',
       'const d = await import("node:net");',
       'import "side-effect";',
+      'const e = require("node:child_process");',
+      'const f = createRequire(import.meta.url)("onoff");',
     ].join("\n");
-    expect(imports(text).sort()).toEqual(["../c.js", "./a.js", "node:fs", "node:net", "pino", "side-effect"]);
+    expect(imports(text).sort()).toEqual([
+      "../c.js",
+      "./a.js",
+      "node:child_process",
+      "node:fs",
+      "node:net",
+      "onoff",
+      "pino",
+      "side-effect",
+    ]);
   });
 
   it("keeps the core and pipelines pure: no Node I/O, no outside libraries, no adapters", async () => {
