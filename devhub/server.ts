@@ -139,13 +139,16 @@ export class DevHub {
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<string | undefined>((resolve) => {
       this.pending.set(id, { resolve });
-      timer = setTimeout(() => resolve(undefined), this.options.answerTimeoutMs ?? 15_000);
+      // Shorter than the agent's WHIP request timeout, so the agent hears this 504 rather than giving up.
+      timer = setTimeout(() => resolve(undefined), this.options.answerTimeoutMs ?? 8_000);
     });
     this.broadcast("offer", { id, stream, sdp: offer });
     const sdp = await answer;
     clearTimeout(timer);
     this.pending.delete(id);
     if (!sdp) {
+      // A page that answers late must not keep a peer that will never connect.
+      this.broadcast("end", { id });
       res.writeHead(504, { "content-type": "text/plain" }).end("the viewer page did not answer in time");
       return;
     }
