@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sendControlCommand } from "../../agent/adapters/control/control-client.js";
+import { connectError, sendControlCommand } from "../../agent/adapters/control/control-client.js";
 import { type RunningAgent, startAgent } from "../../agent/main.js";
 import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { waitFor } from "../helpers/wait.js";
@@ -31,6 +31,12 @@ afterAll(async () => {
   await agent.stop();
   await hub.stop();
 });
+
+function nobodyCanRunTheCli(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = spawnSync("runuser", ["-u", "nobody", "--", "test", "-r", "node_modules/tsx/package.json"]);
+  return probe.status === 0;
+}
 
 function spoke(...args: string[]) {
   return run(process.execPath, ["--import", "tsx", "agent/cli.ts", ...args]).catch(
@@ -126,19 +132,27 @@ describe("control socket and `spoke session`", () => {
     expect((await stat(socket)).mode & 0o777).toBe(0o660);
   });
 
-  it.skipIf(process.getuid?.() !== 0)(
-    "tells another user they may not drive the session, and why",
-    async () => {
-      const cli = ["--import", "tsx", "agent/cli.ts", "session", "status", "--socket", socket];
-      const result = await run("runuser", ["-u", "nobody", "--", process.execPath, ...cli]).catch(
-        (error: { code: number; stderr: string }) => error,
-      );
-      expect(result).toMatchObject({
-        code: 1,
-        stderr: `spoke: SPOKE_CONTROL_FORBIDDEN: not allowed to use ${socket}: only the agent's group may (join group spoke, or use sudo)\n`,
-      });
-    },
-  );
+  it("tells a user outside the agent's group that they may not drive the session, and how to fix it", () => {
+    const denied = Object.assign(new Error("connect EACCES"), { code: "EACCES" });
+    expect(connectError(socket, denied).toInfo()).toEqual({
+      code: "SPOKE_CONTROL_FORBIDDEN",
+      message: `not allowed to use ${socket}: only the agent's group may (join group spoke, or use sudo)`,
+    });
+    const absent = Object.assign(new Error("connect ENOENT"), { code: "ENOENT" });
+    expect(connectError(socket, absent).code).toBe("SPOKE_CONTROL_UNREACHABLE");
+  });
+
+  // As another user for real: needs root to switch user, and a checkout that user can read.
+  it.skipIf(!nobodyCanRunTheCli())("is refused to another user, who is told why", async () => {
+    const cli = ["--import", "tsx", "agent/cli.ts", "session", "status", "--socket", socket];
+    const result = await run("runuser", ["-u", "nobody", "--", process.execPath, ...cli]).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(result).toMatchObject({
+      code: 1,
+      stderr: `spoke: SPOKE_CONTROL_FORBIDDEN: not allowed to use ${socket}: only the agent's group may (join group spoke, or use sudo)\n`,
+    });
+  });
 
   it("stops even while a client stays connected to the control socket and says nothing", async () => {
     const config = testConfig(hub.endpoint);

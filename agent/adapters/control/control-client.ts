@@ -57,7 +57,7 @@ function exchange(
   });
   // Errors after connecting (EPIPE, ECONNRESET) mean the agent hung up: 'close' follows and says so.
   socket.on("error", (cause) => {
-    if (!connected) reject(unreachable(socketPath, cause));
+    if (!connected) reject(connectError(socketPath, cause));
   });
   socket.on("close", () => {
     // A partial line is still what the agent said: judge it rather than calling it silence.
@@ -81,7 +81,8 @@ function parseResponse(line: string): ControlResponse | undefined {
   }
 }
 
-function unreachable(socketPath: string, cause: NodeJS.ErrnoException): SpokeError {
+/** Why the socket could not be reached: not allowed (a technician outside group spoke), or nobody there. */
+export function connectError(socketPath: string, cause: NodeJS.ErrnoException): SpokeError {
   if (cause.code === "EACCES" || cause.code === "EPERM") {
     return new SpokeError(
       "SPOKE_CONTROL_FORBIDDEN",
