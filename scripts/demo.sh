@@ -3,6 +3,6 @@
 # Press Enter in this terminal to start or end the session. Options go to `spoke demo` (e.g. --port 9090).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --demo
 npm run --silent build
 exec node dist/agent/cli.js demo "$@"
