@@ -34,7 +34,9 @@ afterAll(async () => {
 
 function nobodyCanRunTheCli(): boolean {
   if (process.getuid?.() !== 0) return false;
-  const probe = spawnSync("runuser", ["-u", "nobody", "--", "test", "-r", "node_modules/tsx/package.json"]);
+  // An absolute path, as Node resolves modules: every folder above the checkout must be open to nobody.
+  const tsx = join(process.cwd(), "node_modules/tsx/package.json");
+  const probe = spawnSync("runuser", ["-u", "nobody", "--", "test", "-r", tsx]);
   return probe.status === 0;
 }
 
