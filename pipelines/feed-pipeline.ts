@@ -1,4 +1,5 @@
 import type { FeedConfig, FeedSourceConfig } from "../agent/config/schema.js";
+import { h264Level } from "./h264-level.js";
 
 /** Element names the worker addresses at run time (bitrate changes, keyframe requests). */
 export const ENCODER_NAME = "enc";
@@ -64,6 +65,7 @@ function encoderElements(feed: FeedConfig): string[] {
   const keyframeInterval = Math.max(1, Math.round(feed.keyframeIntervalSeconds * feed.framerate));
   return [
     `x264enc name=${ENCODER_NAME} tune=zerolatency speed-preset=ultrafast bitrate=${feed.bitrateKbps} key-int-max=${keyframeInterval} bframes=0`,
-    "video/x-h264,profile=constrained-baseline,stream-format=byte-stream",
+    // The level pinned to what the SDP announces (see h264-level.ts).
+    `video/x-h264,profile=constrained-baseline,level=(string)${h264Level(feed).name},stream-format=byte-stream`,
   ];
 }

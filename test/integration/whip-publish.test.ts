@@ -68,6 +68,30 @@ describe("publishing over WHIP", () => {
     });
   });
 
+  it("announces the H.264 level it sends: a 1080p feed offers level 4, sends level 4, and is decoded", async () => {
+    const decoder = new GstDecoder();
+    await decoder.start();
+    cleanups.push(() => decoder.stop());
+    const spsLevels = new Set<number>();
+    const hub = new WeriftWhipHub({
+      onRtp: (packet) => {
+        // A sequence parameter set (NAL type 7) sent on its own: profile, constraints, then level_idc.
+        if (((packet.payload[0] ?? 0) & 0x1f) === 7) spsLevels.add(packet.payload[3] ?? 0);
+        decoder.push(packet.serialize());
+      },
+    });
+    await hub.start();
+    cleanups.push(() => hub.stop());
+    const agent = await agentFor(
+      testConfig(hub.endpoint, { feed: { width: 1920, height: 1080, framerate: 30, bitrateKbps: 3000 } }),
+    );
+    agent.pressButton();
+    await waitFor("30 decoded frames", () => decoder.frames >= 30, 20_000);
+    expect({ width: decoder.width, height: decoder.height }).toEqual({ width: 1920, height: 1080 });
+    expect(hub.offers[0]).toContain("profile-level-id=42e028");
+    expect([...spsLevels]).toEqual([40]);
+  });
+
   it("answers the hub's keyframe request (PLI) with a keyframe from the encoder", async () => {
     let keyframes = 0;
     const hub = new WeriftWhipHub({

@@ -26,7 +26,9 @@ describe("feed pipeline", () => {
     expect(elements.find((e) => e.startsWith("x264enc"))).toBe(
       "x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate=800 key-int-max=50 bframes=0",
     );
-    expect(elements).toContain("video/x-h264,profile=constrained-baseline,stream-format=byte-stream");
+    expect(elements).toContain(
+      "video/x-h264,profile=constrained-baseline,level=(string)3.1,stream-format=byte-stream",
+    );
     expect(elements.at(-2)).toBe("rtph264pay name=pay pt=96 mtu=1200 config-interval=-1 aggregate-mode=none");
     expect(elements.at(-1)).toBe("udpsink host=127.0.0.1 port=5004 sync=false async=false");
     expect(pipeline.sourceDevice).toBeUndefined();

@@ -7,6 +7,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
+import { h264Level } from "../../../pipelines/h264-level.js";
 import type { Publisher, PublisherEvents } from "../../app/ports.js";
 import type { FeedConfig } from "../../config/schema.js";
 import { SpokeError } from "../../core/errors.js";
@@ -15,8 +16,8 @@ import { dropStunFallback } from "./host-only-ice.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
-/** H.264 as our pipelines emit it: constrained baseline, level 3.1, single NAL / FU-A packets. */
-function h264Codec(): RTCRtpCodecParameters {
+/** H.264 as the feed's pipeline emits it: constrained baseline at its level, single NAL / FU-A packets. */
+function h264Codec(feed: FeedConfig): RTCRtpCodecParameters {
   return new RTCRtpCodecParameters({
     mimeType: "video/H264",
     clockRate: 90000,
@@ -26,7 +27,7 @@ function h264Codec(): RTCRtpCodecParameters {
       { type: "goog-remb" },
       { type: "transport-cc" },
     ],
-    parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+    parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${h264Level(feed).profileLevelId}`,
   });
 }
 
@@ -51,7 +52,7 @@ export class WeriftPublisher implements Publisher {
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
     this.pc = new RTCPeerConnection({
-      codecs: { video: [h264Codec()], audio: [] },
+      codecs: { video: [h264Codec(feed)], audio: [] },
       headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
       // Lets a hub on the same box (the dev hub, tests) reach us over loopback.
       iceAdditionalHostAddresses: ["127.0.0.1"],
