@@ -1,5 +1,6 @@
 import { createConnection, type Socket } from "node:net";
 import { SpokeError } from "../../core/errors.js";
+import { excerpt } from "../../core/excerpt.js";
 import type { SessionCommand } from "../../core/session-commands.js";
 import { type ControlResponse, isControlResponse } from "./control-protocol.js";
 
@@ -98,8 +99,7 @@ function noAnswer(socketPath: string, what: string): SpokeError {
 }
 
 function badAnswer(socketPath: string, line: string): SpokeError {
-  // Only the start: the message is for a person, and the reply could be anything.
-  const shown = JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
+  const shown = JSON.stringify(excerpt(line, 80));
   return new SpokeError(
     "SPOKE_CONTROL_BAD_ANSWER",
     `the agent on ${socketPath} answered something that is not a control reply: ${shown}`,

@@ -1,4 +1,5 @@
 import { SpokeError, toSpokeError } from "../../core/errors.js";
+import { excerpt } from "../../core/excerpt.js";
 
 /**
  * The HTTP side of WHIP (RFC 9725): POST the offer, take the 201 answer and the session URL, DELETE it at
@@ -56,7 +57,7 @@ function resolveLocation(location: string, response: Response, url: string): str
   try {
     return new URL(location, response.url || url).toString();
   } catch (cause) {
-    const shown = JSON.stringify(location.length > 100 ? `${location.slice(0, 100)}…` : location);
+    const shown = JSON.stringify(excerpt(location, 100));
     throw new SpokeError(
       "SPOKE_WHIP_BAD_ANSWER",
       `WHIP endpoint ${url} answered 201 with a Location header that is not a URL: ${shown}`,
@@ -68,7 +69,7 @@ function resolveLocation(location: string, response: Response, url: string): str
 /** A short, single-line excerpt of an error body: enough to diagnose, never a page of HTML. */
 async function bodyExcerpt(response: Response): Promise<string> {
   const text = (await response.text().catch(() => "")).replace(/\s+/g, " ").trim();
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return excerpt(text, 200);
 }
 
 export async function publishOffer(endpoint: WhipEndpoint, offerSdp: string): Promise<WhipSession> {
