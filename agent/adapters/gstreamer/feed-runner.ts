@@ -15,8 +15,6 @@ export class FeedRunner implements MediaFeed {
   private worker: FeedWorkerProcess | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** Set while a replacement worker starts: its first packet must be announced as a new encoder. */
-  private replacingEncoder = false;
   private runningSince: number | undefined;
   private failuresInARow = 0;
   private lastKeyframeForcedAt: number | undefined;
@@ -82,13 +80,15 @@ export class FeedRunner implements MediaFeed {
     this.setState("stopped");
   }
 
-  private async launch(): Promise<void> {
+  /** Starts a worker; a replacement's first packet is announced as coming from a new encoder. */
+  private async launch(replacement = false): Promise<void> {
+    let announceNewEncoder = replacement;
     const worker = new FeedWorkerProcess(this.feed.id, this.timings, this.log);
     this.worker = worker;
     await worker.start((port) => buildFeedPipeline({ ...this.feed, bitrateKbps: this.bitrateKbps }, port), {
       onRtp: (packet) => {
-        if (this.replacingEncoder) {
-          this.replacingEncoder = false;
+        if (announceNewEncoder) {
+          announceNewEncoder = false;
           this.events.onNewEncoder();
         }
         this.status.packetsForwarded += 1;
@@ -129,8 +129,7 @@ export class FeedRunner implements MediaFeed {
 
   private restart(): void {
     if (this.stopped) return;
-    this.replacingEncoder = true;
-    this.launch().catch((error: SpokeError) => this.onWorkerFailure(error));
+    this.launch(true).catch((error: SpokeError) => this.onWorkerFailure(error));
   }
 
   private setState(state: FeedStatus["state"]): void {
