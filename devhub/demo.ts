@@ -80,11 +80,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const stateDir = await mkdtemp(join(tmpdir(), "spoke-demo-"));
   const socketPath = join(stateDir, "control.sock");
   const config = demoConfig(hub.whipUrl("room"), broker.url, socketPath);
+  const releaseHubSide = async (): Promise<void> => {
+    await hub.stop();
+    await broker.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  };
   const agent = await startAgent(config, { log: createLogger(config.logLevel) }).catch(
     async (error: unknown) => {
-      await hub.stop();
-      await broker.stop();
-      await rm(stateDir, { recursive: true, force: true });
+      await releaseHubSide();
       throw error;
     },
   );
@@ -106,8 +109,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     clearInterval(echo);
     terminal.close();
     await agent.stop();
-    await hub.stop();
-    await broker.stop();
-    await rm(stateDir, { recursive: true, force: true });
+    await releaseHubSide();
   });
 }

@@ -193,6 +193,12 @@ describe("control socket and `spoke session`", () => {
   });
 });
 
+/** The two ways an agent can hang up without answering: a clean end, or a reset. */
+const HANG_UPS: [string, (client: Socket) => void][] = [
+  ["ends", (client) => client.end()],
+  ["resets", (client) => client.destroy()],
+];
+
 /** A stand-in for an agent that misbehaves on the control socket, to test what the client makes of it. */
 describe("`spoke session` against an agent that does not answer properly", () => {
   let fake: Server | undefined;
@@ -218,10 +224,7 @@ describe("`spoke session` against an agent that does not answer properly", () =>
     if (server) await new Promise((resolve) => server.close(resolve));
   });
 
-  it.each([
-    ["ends", (client: Socket) => client.end()],
-    ["resets", (client: Socket) => client.destroy()],
-  ])(
+  it.each(HANG_UPS)(
     "rejects with SPOKE_CONTROL_NO_ANSWER when the agent %s the connection without answering",
     async (_, hangUp) => {
       const path = await fakeAgent(hangUp);
@@ -256,10 +259,7 @@ describe("`spoke session` against an agent that does not answer properly", () =>
   });
 
   // Ending cleanly used to let the command exit 0 with no output; resetting crashed it with a stack trace.
-  it.each([
-    ["ends", (client: Socket) => client.end()],
-    ["resets", (client: Socket) => client.destroy()],
-  ])(
+  it.each(HANG_UPS)(
     "makes `spoke session` fail with a clear message when the agent %s the connection unanswered",
     async (_, hangUp) => {
       const path = await fakeAgent(hangUp);
