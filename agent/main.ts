@@ -3,22 +3,31 @@ import { ControlServer } from "./adapters/control/control-server.js";
 import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
 import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
 import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer/feed-worker-process.js";
+import { defaultCacheDir, readMediaEnvironment } from "./adapters/gstreamer/media-environment.js";
+import { directSourceResolver } from "./adapters/gstreamer/source-resolver.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import { SessionController } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
+import { SpokeError } from "./core/errors.js";
+import { type FeedPlanning, type MediaEnvironment, planFeeds } from "./core/feed-plan.js";
 import { sessionInputFor } from "./core/session-commands.js";
 import { agentVersion } from "./version.js";
 
 export interface AgentOptions {
   log: Logger;
   workerTimings?: WorkerTimings;
+  /** What the box has for media; probed (and cached in `cacheDir`) when not given. */
+  media?: MediaEnvironment;
+  cacheDir?: string;
 }
 
 export interface RunningAgent {
   session: SessionController;
+  /** The media plan the agent runs: platform, encoders and modes per feed. */
+  media: Extract<FeedPlanning, { ok: true }>;
   /** Presses the session button (the GPIO button, the control socket and the demo's Enter all come here). */
   pressButton(): void;
   stop(): Promise<void>;
@@ -27,6 +36,7 @@ export interface RunningAgent {
 /** The composition root: builds every adapter from the config and wires them together. */
 export async function startAgent(config: SpokeConfig, options: AgentOptions): Promise<RunningAgent> {
   const { log } = options;
+  const media = await planMedia(config, options);
   const version = agentVersion();
   const timings = options.workerTimings ?? DEFAULT_WORKER_TIMINGS;
   const link = new MqttLink(config.mqtt, config.deviceId, version, log.child({ module: "mqtt" }));
@@ -42,8 +52,8 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     log.child({ module: "fleet" }),
   );
   const session = new SessionController(
-    config.feeds,
-    (feed, events, sessionLog) => new FeedRunner(feed, timings, events, sessionLog),
+    media.feeds,
+    (feed, events, sessionLog) => new FeedRunner(feed, directSourceResolver, timings, events, sessionLog),
     (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
     reporter,
     log,
@@ -93,10 +103,37 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
 
   return {
     session,
+    media,
     pressButton,
     async stop() {
       await stop();
       log.info("agent stopped");
     },
   };
+}
+
+/** Probes the box (or takes what the caller measured) and plans every feed on it; refuses what cannot run. */
+async function planMedia(
+  config: SpokeConfig,
+  options: AgentOptions,
+): Promise<Extract<FeedPlanning, { ok: true }>> {
+  const log = options.log.child({ module: "media" });
+  const environment =
+    options.media ?? (await readMediaEnvironment({ cacheDir: options.cacheDir ?? defaultCacheDir(), log }));
+  const planning = planFeeds(config.feeds, environment, new Map());
+  if (!planning.ok) throw new SpokeError("SPOKE_CAPACITY_EXCEEDED", planning.error);
+  log.info(
+    {
+      platform: environment.platform,
+      feeds: planning.feeds.map((feed) => ({
+        id: feed.feed.id,
+        encoder: feed.encoder,
+        mode: feed.profile.mode,
+      })),
+      warnings: planning.capacity.warnings,
+    },
+    "media plan",
+  );
+  for (const warning of planning.capacity.warnings) log.warn(warning);
+  return planning;
 }

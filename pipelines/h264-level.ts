@@ -1,4 +1,4 @@
-import type { FeedConfig } from "../agent/config/schema.js";
+import type { H264Profile } from "./encoders.js";
 
 /**
  * H.264 levels of ITU-T H.264 Table A-1, lowest first, from 3.1: the level most browsers and hubs assume
@@ -19,17 +19,29 @@ const LEVELS = [
 export interface H264Level {
   /** As GStreamer's caps name it (`level=(string)4`). */
   name: string;
-  /** The SDP `profile-level-id`: Constrained Baseline (42e0) and the level. */
+  /** The SDP `profile-level-id`: the profile (Constrained Baseline 42e0, Main 4d00, High 6400) and the level. */
   profileLevelId: string;
+}
+
+/** profile_idc and the constraint flags, as the first four hex digits of `profile-level-id`. */
+const PROFILE_PREFIX: Readonly<Record<H264Profile, string>> = {
+  "constrained-baseline": "42e0",
+  main: "4d00",
+  high: "6400",
+};
+
+export interface LevelInputs {
+  width: number;
+  height: number;
+  framerate: number;
+  bitrateKbps: number;
 }
 
 /**
  * The lowest level that carries the feed, so that what the SDP announces is what the encoder sends: a hub
  * may refuse, or a decoder mis-size, a stream above its announced level.
  */
-export function h264Level(
-  feed: Pick<FeedConfig, "width" | "height" | "framerate" | "bitrateKbps">,
-): H264Level {
+export function h264Level(feed: LevelInputs, profile: H264Profile = "constrained-baseline"): H264Level {
   const frameMbs = Math.ceil(feed.width / 16) * Math.ceil(feed.height / 16);
   const fits = (level: (typeof LEVELS)[number]) =>
     frameMbs <= level.maxFrameMbs &&
@@ -37,5 +49,8 @@ export function h264Level(
     feed.bitrateKbps <= level.maxKbps;
   // The config's largest feed (3840×2160 at 60 fps, 20 Mbit/s) fits 5.2: the fallback is never taken.
   const level = LEVELS.find(fits) ?? LEVELS[7];
-  return { name: level.name, profileLevelId: `42e0${level.idc.toString(16).padStart(2, "0")}` };
+  return {
+    name: level.name,
+    profileLevelId: `${PROFILE_PREFIX[profile]}${level.idc.toString(16).padStart(2, "0")}`,
+  };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { FeedConfig } from "../config/schema.js";
 import type { SpokeError } from "../core/errors.js";
+import type { PlannedFeedSettings } from "../core/feed-plan.js";
 import type { FeedStatus } from "../core/feed-status.js";
 import type { SystemSnapshot } from "../core/health.js";
 
@@ -22,11 +22,15 @@ export interface MediaFeed {
   start(): Promise<void>;
   stop(): Promise<void>;
   requestKeyframe(): void;
+  /** The encoder's target bitrate, kept within the feed's floor and ceiling. */
+  setBitrate(kbps: number): void;
+  /** A step of the feed's degradation ladder (0: full), applied without ending the session. */
+  setStep(index: number): Promise<void>;
   snapshot(): FeedStatus;
 }
 
 /** Builds a feed for one session; `log` carries the session's id. */
-export type MediaFeedFactory = (feed: FeedConfig, events: MediaFeedEvents, log: Logger) => MediaFeed;
+export type MediaFeedFactory = (feed: PlannedFeedSettings, events: MediaFeedEvents, log: Logger) => MediaFeed;
 
 export interface PublisherEvents {
   /** The hub asked for a keyframe (RTCP PLI). */
@@ -46,7 +50,7 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-export type PublisherFactory = (feed: FeedConfig, events: PublisherEvents, log: Logger) => Publisher;
+export type PublisherFactory = (feed: PlannedFeedSettings, events: PublisherEvents, log: Logger) => Publisher;
 
 export interface SystemProbe {
   snapshot(): Promise<SystemSnapshot>;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { FeedConfig } from "../config/schema.js";
 import { type ErrorInfo, type SpokeError, toSpokeError } from "../core/errors.js";
+import { idleFeedStatus, type PlannedFeedSettings } from "../core/feed-plan.js";
 import type { FeedStatus } from "../core/feed-status.js";
 import { type SessionReport, sessionReport } from "../core/health.js";
 import { type SessionInput, type SessionState, transition } from "../core/session-machine.js";
@@ -31,7 +31,7 @@ export class SessionController {
   private readonly log: Logger;
 
   constructor(
-    private readonly feeds: readonly FeedConfig[],
+    private readonly feeds: readonly PlannedFeedSettings[],
     private readonly createFeed: MediaFeedFactory,
     private readonly createPublisher: PublisherFactory,
     private readonly observer: SessionObserver,
@@ -46,13 +46,7 @@ export class SessionController {
 
   feedStatuses(): FeedStatus[] {
     if (this.publications.length > 0) return this.publications.map((p) => p.feed.snapshot());
-    return this.feeds.map((feed) => ({
-      id: feed.id,
-      state: "stopped",
-      restarts: 0,
-      packetsForwarded: 0,
-      bytesForwarded: 0,
-    }));
+    return this.feeds.map(idleFeedStatus);
   }
 
   /** Feeds an input to the machine; returns false when the input does not apply in the current state. */
@@ -94,10 +88,11 @@ export class SessionController {
   }
 
   /** Wires a feed and its publisher to each other: RTP flows one way, keyframe requests the other. */
-  private createPublication(feed: FeedConfig, log: Logger): Publication {
+  private createPublication(settings: PlannedFeedSettings, log: Logger): Publication {
+    const feed = settings.feed;
     let publisher: Publisher | undefined;
     const mediaFeed = this.createFeed(
-      feed,
+      settings,
       {
         onPacket: (packet) => publisher?.writeRtp(packet),
         onStateChange: (status) => this.observer.feedChanged(status),
@@ -107,7 +102,7 @@ export class SessionController {
       log.child({ module: "feed", feed: feed.id }),
     );
     publisher = this.createPublisher(
-      feed,
+      settings,
       {
         onKeyframeRequest: () => mediaFeed.requestKeyframe(),
         onConnectionLost: (error: SpokeError) => {

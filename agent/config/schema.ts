@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ENCODER_IDS } from "../../pipelines/encoders.js";
 
 /**
  * The one source of the agent's configuration: types, defaults, validation and the reference in
@@ -20,19 +21,108 @@ const testSource = z
   })
   .describe("A generated test picture with a clock overlay (no camera needed).");
 
+/**
+ * A /dev link (by-id, by-path, or one a udev rule made), or a USB identity. Letters, digits and . _ - : /
+ * only: nothing that could end a GStreamer element, even before the pipeline builder quotes it.
+ */
+const STABLE_DEVICE = /^(\/dev\/[A-Za-z0-9_.:/-]+|usb:[0-9a-f]{4}:[0-9a-f]{4}(:[A-Za-z0-9_.-]+)?)$/;
+
+/**
+ * A capture device by an identity that survives replugging and reboots. `/dev/videoN` is refused: the
+ * kernel numbers devices in the order they appear, so after a replug the ultrasound could be published
+ * as the room camera.
+ */
+const stableDevice = z.string().superRefine((device, context) => {
+  if (/^\/dev\/video\d+$/.test(device)) {
+    context.addIssue({
+      code: "custom",
+      message:
+        "name the device by a stable id (/dev/v4l/by-id/…, /dev/v4l/by-path/… or usb:vendor:product[:serial]): /dev/videoN renumbers on replug; `spoke devices` lists the ids",
+    });
+  } else if (!STABLE_DEVICE.test(device)) {
+    context.addIssue({
+      code: "custom",
+      message:
+        "must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, usb:vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
+    });
+  }
+});
+
 const v4l2Source = z
   .object({
     type: z.literal("v4l2"),
-    device: z
-      .string()
-      // Letters, digits and . _ - / : only: enough for /dev/v4l/by-path/…-usb-0:2:1.0-… links, and nothing
-      // that could end the element in a GStreamer pipeline description.
-      .regex(/^\/dev\/[A-Za-z0-9_.:/-]+$/, "must be a device path such as /dev/video0")
+    device: stableDevice.describe(
+      "The capture device: `/dev/v4l/by-id/…`, `/dev/v4l/by-path/…` or `usb:<vendor>:<product>[:<serial>]` (as `spoke devices` lists them).",
+    ),
+    format: z
+      .enum(["auto", "raw", "mjpeg"])
+      .default("auto")
       .describe(
-        "V4L2 capture device, e.g. `/dev/video0`, or a stable `/dev/v4l/by-id/…` or `/dev/v4l/by-path/…` link.",
+        "Capture format: `auto` takes raw when the device gives the wanted size and frame rate uncompressed, else MJPEG (decoded in hardware where the box can).",
       ),
   })
-  .describe("A V4L2 camera or HDMI/USB capture device.");
+  .describe("A V4L2 device: a UVC webcam or document camera, or a USB/HDMI capture dongle.");
+
+const libcameraSource = z
+  .object({
+    type: z.literal("libcamera"),
+    camera: z
+      .string()
+      .regex(/^[A-Za-z0-9_./:@-]{1,200}$/, "letters, digits and . _ / : @ - only")
+      .optional()
+      .describe("libcamera's name for the camera (first camera when omitted)."),
+  })
+  .describe("A Raspberry Pi CSI camera through libcamera.");
+
+const audioSource = z
+  .discriminatedUnion("type", [
+    z
+      .object({
+        type: z.literal("test"),
+        frequencyHz: z.int().min(20).max(20000).default(440).describe("Tone frequency."),
+      })
+      .describe("A generated tone (no microphone needed)."),
+    z
+      .object({
+        type: z.literal("alsa"),
+        device: z
+          .string()
+          .regex(/^[A-Za-z0-9_:=,.-]{1,128}$/, "an ALSA device such as hw:CARD=Device,DEV=0")
+          .describe("ALSA capture device, e.g. `hw:CARD=Device,DEV=0` (as `spoke devices` lists it)."),
+      })
+      .describe("A microphone through ALSA."),
+    z
+      .object({
+        type: z.literal("pulse"),
+        device: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]{1,200}$/, "a PulseAudio/PipeWire source name")
+          .optional()
+          .describe("PulseAudio or PipeWire source name (the default source when omitted)."),
+      })
+      .describe("A microphone through PulseAudio or PipeWire."),
+  ])
+  .describe("The room microphone.");
+
+const audio = z
+  .object({
+    source: audioSource,
+    bitrateKbps: z.int().min(16).max(128).default(32).describe("Opus bitrate in kbit/s."),
+  })
+  .describe("Sound sent beside the feed's video (the room camera's microphone), as Opus.");
+
+const degradation = z
+  .object({
+    minBitrateKbps: z.int().min(50).max(20000).optional().describe("Never ask the encoder for less."),
+    maxBitrateKbps: z.int().min(100).max(40000).optional().describe("Never ask the encoder for more."),
+    keep: z
+      .enum(["framerate", "resolution", "balanced"])
+      .optional()
+      .describe(
+        "What to keep on a poor network: `framerate` gives up size first (ultrasound's default), `resolution` gives up frame rate first (the document camera's), `balanced` both in turn (the room camera's).",
+      ),
+  })
+  .describe("How the feed degrades on a poor network; defaults by role.");
 
 /** Credentials in a URL end up wherever the URL is shown (logs, errors); they have their own fields. */
 function hasNoCredentials(url: string): boolean {
@@ -67,34 +157,68 @@ const feed = z
     role: z
       .enum(["camera", "document", "ultrasound"])
       .default("camera")
-      .describe("What the feed shows; later decides how it degrades on a poor network."),
-    source: z.discriminatedUnion("type", [testSource, v4l2Source]).describe("Where the picture comes from."),
+      .describe(
+        "What the feed shows; decides its defaults and how it degrades: `ultrasound` keeps frame rate, `document` keeps sharpness, `camera` balances.",
+      ),
+    source: z
+      .discriminatedUnion("type", [testSource, v4l2Source, libcameraSource])
+      .describe("Where the picture comes from."),
+    audio: audio.optional(),
     // Even: H.264 with 4:2:0 chroma (what browsers decode) cannot encode odd sizes.
     width: z
       .int()
       .min(160)
       .max(3840)
       .multipleOf(2, "must be even")
-      .default(1280)
-      .describe("Encoded width in pixels (even)."),
+      .optional()
+      .describe("Encoded width in pixels (even). Default by role: see docs/hardware.md."),
     height: z
       .int()
       .min(120)
       .max(2160)
       .multipleOf(2, "must be even")
-      .default(720)
-      .describe("Encoded height in pixels (even)."),
-    framerate: z.int().min(1).max(60).default(30).describe("Frames per second."),
-    bitrateKbps: z.int().min(100).max(20000).default(2000).describe("Target encoder bitrate in kbit/s."),
+      .optional()
+      .describe("Encoded height in pixels (even). Default by role."),
+    framerate: z.int().min(1).max(60).optional().describe("Frames per second. Default by role."),
+    bitrateKbps: z
+      .int()
+      .min(100)
+      .max(20000)
+      .optional()
+      .describe("Starting encoder bitrate in kbit/s. Default by role and size."),
     keyframeIntervalSeconds: z
       .number()
       .min(0.5)
       .max(10)
       .default(2)
       .describe("Maximum time between keyframes."),
+    encoder: z
+      .enum(["auto", ...ENCODER_IDS])
+      .default("auto")
+      .describe(
+        "H.264 encoder: `auto` takes the first one that passes a test encode, in the platform's order (hardware first).",
+      ),
+    degradation: degradation.optional(),
     whip,
   })
-  .describe("One video feed: its source, encoding and hub endpoint.");
+  .superRefine((feed, context) => {
+    if (feed.audio && feed.role !== "camera") {
+      context.addIssue({
+        code: "custom",
+        path: ["audio"],
+        message: "only the room camera's feed carries sound",
+      });
+    }
+    const { minBitrateKbps, maxBitrateKbps } = feed.degradation ?? {};
+    if (minBitrateKbps !== undefined && maxBitrateKbps !== undefined && minBitrateKbps > maxBitrateKbps) {
+      context.addIssue({
+        code: "custom",
+        path: ["degradation", "minBitrateKbps"],
+        message: "must not be above maxBitrateKbps",
+      });
+    }
+  })
+  .describe("One feed: its source, encoding and hub endpoint.");
 
 const mqtt = z
   .object({
@@ -165,4 +289,7 @@ export const configSchema = z.object({
 export type SpokeConfig = z.infer<typeof configSchema>;
 export type FeedConfig = SpokeConfig["feeds"][number];
 export type FeedSourceConfig = FeedConfig["source"];
+export type FeedRole = FeedConfig["role"];
+export type AudioConfig = NonNullable<FeedConfig["audio"]>;
+export type DegradationConfig = NonNullable<FeedConfig["degradation"]>;
 export type MqttConfig = SpokeConfig["mqtt"];

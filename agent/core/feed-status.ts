@@ -7,9 +7,30 @@ import type { ErrorInfo } from "./errors.js";
  */
 export type FeedState = "stopped" | "starting" | "running" | "restarting";
 
+/** A size and frame rate, as health shows them. */
+export interface FeedMode {
+  width: number;
+  height: number;
+  framerate: number;
+}
+
 export interface FeedStatus {
   id: string;
+  /** camera, document or ultrasound. */
+  role: string;
   state: FeedState;
+  /** The H.264 encoder element the feed uses, and whether it is the box's hardware. */
+  encoder: string;
+  hardwareEncoder: boolean;
+  /** What the encoder sends now, and the step of the feed's degradation ladder (0: full). */
+  mode: FeedMode;
+  step: number;
+  /** The encoder's current target. */
+  bitrateKbps: number;
+  /** Why the capacity plan gave less than the feed wanted. */
+  lowered?: string;
+  /** The capture device opened and the format taken from it (V4L2 sources). */
+  source?: { device: string; format: string };
   /** Worker restarts since the session started. */
   restarts: number;
   packetsForwarded: number;

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import pino from "pino";
 import type { SpokeConfig } from "../../agent/config/schema.js";
 import { parseConfig } from "../../agent/config/validate.js";
+import { type MediaEnvironment, type PlannedFeedSettings, planFeeds } from "../../agent/core/feed-plan.js";
+import type { FeedPlan } from "../../pipelines/feed-pipeline.js";
 import { configInput } from "./config.js";
 
 /** Tests log only warnings and errors, to stderr, so a failing run shows what the agent said. */
@@ -28,4 +30,49 @@ export function testConfig(
     }),
     "test config",
   );
+}
+
+/** A box with the software encoders every machine has, as the probe finds them here. */
+export const TEST_MEDIA: MediaEnvironment = {
+  platform: "generic",
+  probes: [
+    { encoder: "x264enc", usable: true, detail: "test encode" },
+    { encoder: "openh264enc", usable: true, detail: "test encode" },
+  ],
+  jpegDecoders: ["jpegdec"],
+};
+
+/** The planned settings of a config's feed on the test box. */
+export function plannedFeed(config: SpokeConfig, index = 0): PlannedFeedSettings {
+  const planning = planFeeds(config.feeds, TEST_MEDIA, new Map());
+  if (!planning.ok) throw new Error(planning.error);
+  const settings = planning.feeds[index];
+  if (!settings) throw new Error(`no feed ${index}`);
+  return settings;
+}
+
+/** What a feed's worker runs at its full mode, for tests that start a worker directly. */
+export function plannedPipeline(config: SpokeConfig, index = 0): FeedPlan {
+  const settings = plannedFeed(config, index);
+  const source = settings.feed.source;
+  return {
+    feedId: settings.feed.id,
+    source:
+      source.type === "test"
+        ? { type: "test", pattern: source.pattern }
+        : source.type === "v4l2"
+          ? {
+              type: "v4l2",
+              device: source.device,
+              capture: { format: "raw", ...settings.profile.mode },
+              jpegDecoder: "jpegdec",
+            }
+          : { type: "libcamera" },
+    encoder: settings.encoder,
+    fullMode: settings.profile.mode,
+    mode: settings.profile.mode,
+    bitrateKbps: settings.profile.bitrateKbps,
+    maxBitrateKbps: settings.profile.policy.maxBitrateKbps,
+    keyframeIntervalSeconds: settings.feed.keyframeIntervalSeconds,
+  };
 }

@@ -2,12 +2,18 @@ import { createSocket } from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
 import { FeedRunner } from "../../agent/adapters/gstreamer/feed-runner.js";
 import { FeedWorkerProcess } from "../../agent/adapters/gstreamer/feed-worker-process.js";
+import { directSourceResolver } from "../../agent/adapters/gstreamer/source-resolver.js";
 import type { MediaFeedEvents } from "../../agent/app/ports.js";
-import type { FeedConfig } from "../../agent/config/schema.js";
 import type { SpokeError } from "../../agent/core/errors.js";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
 import { buildFeedPipeline } from "../../pipelines/feed-pipeline.js";
-import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import {
+  plannedFeed,
+  plannedPipeline,
+  QUICK_TIMINGS,
+  testConfig,
+  testLog,
+} from "../helpers/agent-fixtures.js";
 import { isAlive, requiredPid } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -57,9 +63,7 @@ const ssrc = (packet: Buffer | undefined): number | undefined => packet?.readUIn
 const runners: FeedRunner[] = [];
 
 function runner(events: MediaFeedEvents, config = testConfig("http://127.0.0.1:9/whip")): FeedRunner {
-  const feed = config.feeds[0];
-  if (!feed) throw new Error("no feed");
-  const created = new FeedRunner(feed, QUICK_TIMINGS, events, testLog);
+  const created = new FeedRunner(plannedFeed(config), directSourceResolver, QUICK_TIMINGS, events, testLog);
   runners.push(created);
   return created;
 }
@@ -105,7 +109,7 @@ describe("feed worker", () => {
   it("follows a bitrate change at run time, and keeps it across a restart", async () => {
     const events = recorder();
     const config = testConfig("http://127.0.0.1:9/whip", {
-      feed: { source: { type: "test", pattern: "snow" } },
+      feed: { source: { type: "test", pattern: "snow" }, bitrateKbps: 2000 },
     });
     const feedRunner = runner(events, config);
     await feedRunner.start();
@@ -174,7 +178,7 @@ describe("feed worker", () => {
 
   it("forwards only the worker's RTP: datagrams from anyone else on the box are dropped", async () => {
     const worker = new FeedWorkerProcess("room-camera", QUICK_TIMINGS, testLog);
-    const [feed] = testConfig("http://127.0.0.1:9/whip").feeds as [FeedConfig];
+    const plan = plannedPipeline(testConfig("http://127.0.0.1:9/whip"));
     const received: Buffer[] = [];
     let rtpPort = 0;
     const handlers = {
@@ -184,7 +188,7 @@ describe("feed worker", () => {
     };
     await worker.start((port) => {
       rtpPort = port;
-      return buildFeedPipeline(feed, port);
+      return buildFeedPipeline(plan, { video: port });
     }, handlers);
     const intruder = createSocket("udp4");
     const forged = Buffer.alloc(40);
@@ -205,7 +209,10 @@ describe("feed worker", () => {
     const worker = new FeedWorkerProcess("broken", QUICK_TIMINGS, testLog);
     const handlers = { onRtp: () => undefined, onFailure: () => undefined, onStats: () => undefined };
     await expect(
-      worker.start(() => ({ launch: "videotestsrc ! no-such-element ! fakesink" }), handlers),
+      worker.start(
+        () => ({ description: { chains: [] }, launch: "videotestsrc ! no-such-element ! fakesink" }),
+        handlers,
+      ),
     ).rejects.toMatchObject({
       code: "SPOKE_FEED_PIPELINE_INVALID",
     });

@@ -2,9 +2,9 @@ import { promises as dnsPromises } from "node:dns";
 import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WeriftPublisher } from "../../agent/adapters/webrtc/werift-publisher.js";
-import type { FeedConfig, SpokeConfig } from "../../agent/config/schema.js";
+import type { SpokeConfig } from "../../agent/config/schema.js";
 import { type AgentOptions, type RunningAgent, startAgent } from "../../agent/main.js";
-import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { plannedFeed, QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { breakAnswerBodies } from "../helpers/broken-fetch.js";
 import { GstDecoder } from "../helpers/gst-decoder.js";
 import { childPids, isAlive, requiredPid } from "../helpers/proc.js";
@@ -226,9 +226,8 @@ async function connectedPublisher(): Promise<{
   cleanups.push(() => hub.stop());
   const warnings: unknown[] = [];
   const log = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line).error) });
-  const [feed] = testConfig(hub.endpoint).feeds as [FeedConfig];
   const publisher = new WeriftPublisher(
-    feed,
+    plannedFeed(testConfig(hub.endpoint)),
     { onKeyframeRequest: () => {}, onConnectionLost: () => {} },
     log,
   );

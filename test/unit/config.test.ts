@@ -23,13 +23,9 @@ describe("configuration", () => {
       configInput({ feeds: [{ id: "cam", source: { type: "test" }, whip: { url: "http://hub/whip" } }] }),
       "x",
     );
-    expect(config.feeds[0]).toMatchObject({
-      role: "camera",
-      width: 1280,
-      height: 720,
-      framerate: 30,
-      bitrateKbps: 2000,
-    });
+    // Size, frame rate and bitrate come from the role's profile once the box is known (see profiles).
+    expect(config.feeds[0]).toMatchObject({ role: "camera", encoder: "auto", keyframeIntervalSeconds: 2 });
+    expect(config.feeds[0]?.width).toBeUndefined();
     expect(config.feeds[0]?.source).toEqual({ type: "test", pattern: "smpte" });
     expect(config.mqtt).toMatchObject({ protocolVersion: 5, healthIntervalSeconds: 30 });
     expect(config.control.socketPath).toBe("/run/spoke/control.sock");
@@ -49,7 +45,7 @@ describe("configuration", () => {
     expect(error.code).toBe("SPOKE_CONFIG_INVALID");
     expect(error.context.issues).toEqual([
       "deviceId: use 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)",
-      "feeds.0.source.device: must be a device path such as /dev/video0",
+      "feeds.0.source.device: must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, usb:vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
       "feeds.0.width: Too big: expected number to be <=3840",
       "feeds.0.whip.url: must be an http:// or https:// URL",
       "mqtt.url: must be an mqtt://, mqtts://, ws:// or wss:// URL",
@@ -88,7 +84,7 @@ describe("configuration", () => {
       configInput({ feeds: [{ id: "us", source: { type: "v4l2", device }, whip: { url: "http://h/w" } }] }),
       "test",
     );
-    expect(config.feeds[0]?.source).toEqual({ type: "v4l2", device });
+    expect(config.feeds[0]?.source).toEqual({ type: "v4l2", device, format: "auto" });
     const odd = {
       id: "cam",
       source: { type: "test" },
@@ -109,7 +105,50 @@ describe("configuration", () => {
       whip: { url: "http://h/w" },
     };
     expect(rejection(configInput({ feeds: [feed] })).context.issues).toEqual([
-      "feeds.0.source.device: must be a device path such as /dev/video0",
+      "feeds.0.source.device: must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, usb:vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
+    ]);
+  });
+
+  it("refuses /dev/videoN, which renumbers on replug, and takes by-id links and USB identities", () => {
+    const feed = (device: string) => ({
+      id: "us",
+      source: { type: "v4l2", device },
+      whip: { url: "http://h/w" },
+    });
+    expect(rejection(configInput({ feeds: [feed("/dev/video2")] })).context.issues).toEqual([
+      "feeds.0.source.device: name the device by a stable id (/dev/v4l/by-id/…, /dev/v4l/by-path/… or usb:vendor:product[:serial]): /dev/videoN renumbers on replug; `spoke devices` lists the ids",
+    ]);
+    for (const device of [
+      "/dev/v4l/by-id/usb-MACROSILICON_USB_Video_20210623-video-index0",
+      "usb:534d:2109",
+      "usb:046d:082d:ABCD1234",
+    ]) {
+      expect(parseConfig(configInput({ feeds: [feed(device)] }), "test").feeds[0]?.source).toMatchObject({
+        device,
+      });
+    }
+    expect(rejection(configInput({ feeds: [feed("usb:534D:zz")] })).context.issues).toHaveLength(1);
+  });
+
+  it("gives sound only to the room camera, and keeps a degradation floor under its ceiling", () => {
+    const audio = { source: { type: "test" } };
+    const issues = rejection(
+      configInput({
+        feeds: [
+          { id: "us", role: "ultrasound", source: { type: "test" }, audio, whip: { url: "http://h/w" } },
+          {
+            id: "cam",
+            source: { type: "test" },
+            audio,
+            degradation: { minBitrateKbps: 900, maxBitrateKbps: 800 },
+            whip: { url: "http://h/w" },
+          },
+        ],
+      }),
+    ).context.issues;
+    expect(issues).toEqual([
+      "feeds.0.audio: only the room camera's feed carries sound",
+      "feeds.1.degradation.minBitrateKbps: must not be above maxBitrateKbps",
     ]);
   });
 

@@ -12,7 +12,19 @@ const system = {
 };
 
 function feed(state: FeedStatus["state"]): FeedStatus {
-  return { id: "room-camera", state, restarts: 0, packetsForwarded: 0, bytesForwarded: 0 };
+  return {
+    id: "room-camera",
+    role: "camera",
+    state,
+    encoder: "x264enc",
+    hardwareEncoder: false,
+    mode: { width: 1280, height: 720, framerate: 30 },
+    step: 0,
+    bitrateKbps: 1500,
+    restarts: 0,
+    packetsForwarded: 0,
+    bytesForwarded: 0,
+  };
 }
 
 const since = new Date("2026-11-26T10:00:00Z");

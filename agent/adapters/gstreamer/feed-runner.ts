@@ -1,11 +1,20 @@
 import type { Logger } from "pino";
-import { buildFeedPipeline } from "../../../pipelines/feed-pipeline.js";
+import { ENCODERS } from "../../../pipelines/encoders.js";
+import {
+  buildFeedPipeline,
+  type FeedPlan,
+  MODE_NAME,
+  modeCaps,
+  type VideoSourcePlan,
+} from "../../../pipelines/feed-pipeline.js";
 import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
-import type { FeedConfig } from "../../config/schema.js";
-import type { SpokeError } from "../../core/errors.js";
+import { type SpokeError, toSpokeError } from "../../core/errors.js";
+import { idleFeedStatus, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import { consecutiveFailures, type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
 import { keyframeDelayMs } from "../../core/keyframe-pacing.js";
+import { clamp, type Mode } from "../../core/profiles.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
+import type { SourceResolver } from "./source-resolver.js";
 
 /**
  * Keeps one feed's worker running for the length of a session: the first start must succeed (or the
@@ -22,19 +31,22 @@ export class FeedRunner implements MediaFeed {
   private readonly status: FeedStatus;
   /** The encoder's current target; a restarted worker starts at it, not at the configured one. */
   private bitrateKbps: number;
+  /** The degradation step the feed is on (0: its full mode); a restarted worker starts there too. */
+  private step = 0;
 
   constructor(
-    private readonly feed: FeedConfig,
+    private readonly settings: PlannedFeedSettings,
+    private readonly sources: SourceResolver,
     private readonly timings: WorkerTimings,
     private readonly events: MediaFeedEvents,
     private readonly log: Logger,
   ) {
-    this.status = { id: feed.id, state: "stopped", restarts: 0, packetsForwarded: 0, bytesForwarded: 0 };
-    this.bitrateKbps = feed.bitrateKbps;
+    this.status = idleFeedStatus(settings);
+    this.bitrateKbps = settings.profile.bitrateKbps;
   }
 
   snapshot(): FeedStatus {
-    return { ...this.status };
+    return { ...this.status, mode: { ...this.status.mode } };
   }
 
   get workerPid(): number | undefined {
@@ -65,10 +77,85 @@ export class FeedRunner implements MediaFeed {
     this.worker?.requestKeyframe();
   }
 
-  /** Changes the encoder's target bitrate while it runs (the congestion controller's lever). */
+  /**
+   * Changes the encoder's target bitrate while it runs (the congestion controller's lever), kept within
+   * the feed's floor and ceiling.
+   */
   setBitrate(kbps: number): void {
-    this.bitrateKbps = kbps;
-    this.worker?.setBitrate(kbps);
+    const { minBitrateKbps, maxBitrateKbps } = this.settings.profile.policy;
+    this.bitrateKbps = Math.round(clamp(kbps, minBitrateKbps, maxBitrateKbps));
+    this.status.bitrateKbps = this.bitrateKbps;
+    this.worker?.setProperties(ENCODERS[this.settings.encoder].bitrate(this.bitrateKbps)).then((outcome) => {
+      if (!outcome.ok) this.log.warn({ detail: outcome.detail }, "bitrate change not applied");
+    });
+  }
+
+  /**
+   * Moves the feed to a step of its degradation ladder without ending anything: the running pipeline's
+   * mode caps change, the encoder starts a new sequence at that size and frame rate, and the hub sees a
+   * new SPS at the next keyframe. A pipeline that cannot renegotiate in place is restarted at the step.
+   */
+  async setStep(index: number): Promise<void> {
+    const ladder = this.settings.profile.policy.ladder;
+    const step = Math.min(Math.max(0, Math.round(index)), ladder.length - 1);
+    if (step === this.step) return;
+    this.step = step;
+    const mode = this.currentMode();
+    this.status.step = step;
+    this.status.mode = mode;
+    const worker = this.worker;
+    if (!worker) return;
+    const applied = await worker.setProperties([
+      { element: MODE_NAME, property: "caps", value: modeCaps(this.settings.encoder, mode) },
+    ]);
+    if (applied.ok) {
+      this.requestKeyframe();
+      return;
+    }
+    this.log.warn(
+      { detail: applied.detail, step },
+      "mode change in place failed; restarting the worker at it",
+    );
+    this.replaceWorker(worker);
+  }
+
+  policy() {
+    return this.settings.profile.policy;
+  }
+
+  private currentMode(): Mode {
+    const rung = this.settings.profile.policy.ladder[this.step];
+    return rung
+      ? { width: rung.width, height: rung.height, framerate: rung.framerate }
+      : { ...this.settings.profile.mode };
+  }
+
+  private replaceWorker(worker: FeedWorkerProcess): void {
+    if (this.worker !== worker || this.stopped) return;
+    this.worker = undefined;
+    worker.stop().then(
+      () => this.restart(),
+      () => this.restart(),
+    );
+  }
+
+  /** What the worker runs now: the resolved source at the current step and bitrate. */
+  private async plan(): Promise<FeedPlan> {
+    const { feed, encoder, profile } = this.settings;
+    const source: VideoSourcePlan = await this.sources.resolve(this.settings, profile.mode);
+    if (source.type === "v4l2") this.status.source = { device: source.device, format: source.capture.format };
+    const plan: FeedPlan = {
+      feedId: feed.id,
+      source,
+      encoder,
+      fullMode: profile.mode,
+      mode: this.currentMode(),
+      bitrateKbps: this.bitrateKbps,
+      maxBitrateKbps: profile.policy.maxBitrateKbps,
+      keyframeIntervalSeconds: feed.keyframeIntervalSeconds,
+    };
+    if (feed.audio) plan.audio = feed.audio;
+    return plan;
   }
 
   async stop(): Promise<void> {
@@ -83,9 +170,10 @@ export class FeedRunner implements MediaFeed {
   /** Starts a worker; a replacement's first packet is announced as coming from a new encoder. */
   private async launch(replacement = false): Promise<void> {
     let announceNewEncoder = replacement;
-    const worker = new FeedWorkerProcess(this.feed.id, this.timings, this.log);
+    const plan = await this.plan();
+    const worker = new FeedWorkerProcess(this.settings.feed.id, this.timings, this.log);
     this.worker = worker;
-    await worker.start((port) => buildFeedPipeline({ ...this.feed, bitrateKbps: this.bitrateKbps }, port), {
+    await worker.start((port) => buildFeedPipeline(plan, { video: port }), {
       onRtp: (packet) => {
         if (announceNewEncoder) {
           announceNewEncoder = false;
@@ -129,7 +217,7 @@ export class FeedRunner implements MediaFeed {
 
   private restart(): void {
     if (this.stopped) return;
-    this.launch(true).catch((error: SpokeError) => this.onWorkerFailure(error));
+    this.launch(true).catch((error: unknown) => this.onWorkerFailure(toSpokeError(error)));
   }
 
   private setState(state: FeedStatus["state"]): void {

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Logger } from "pino";
+import type { PropertyChange } from "../../../pipelines/encoders.js";
 import type { FeedPipeline } from "../../../pipelines/feed-pipeline.js";
 import { type ErrorInfo, SpokeError } from "../../core/errors.js";
 import { workerEntry } from "./worker-entry.js";
@@ -21,6 +22,10 @@ export const DEFAULT_WORKER_TIMINGS: WorkerTimings = {
   stopGraceMs: 2_000,
 };
 
+export type SetOutcome = { ok: true } | { ok: false; detail: string };
+
+const SET_TIMEOUT_MS = 2_000;
+
 export interface WorkerHandlers {
   onRtp(packet: Buffer): void;
   /** Called at most once, when a running worker dies or stalls (not after `stop`). */
@@ -39,6 +44,7 @@ export class FeedWorkerProcess {
   private watchdog: NodeJS.Timeout | undefined;
   private ended = false;
   private exited: Promise<void> = Promise.resolve();
+  private lastRequestId = 0;
 
   constructor(
     private readonly feedId: string,
@@ -94,6 +100,36 @@ export class FeedWorkerProcess {
 
   setBitrate(kbps: number): void {
     this.sendToWorker({ type: "bitrate", kbps });
+  }
+
+  /**
+   * Sets properties of the running pipeline's elements. Resolves with the worker's answer; a worker that
+   * is gone, or does not answer in time, counts as a failure to apply.
+   */
+  setProperties(changes: PropertyChange[]): Promise<SetOutcome> {
+    const child = this.child;
+    if (!child?.connected) return Promise.resolve({ ok: false, detail: "no running worker" });
+    const id = ++this.lastRequestId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => done({ ok: false, detail: "the worker did not answer" }),
+        SET_TIMEOUT_MS,
+      );
+      const onMessage = (message: FromWorker) => {
+        if (message.type !== "set-result" || message.id !== id) return;
+        done(message.error === undefined ? { ok: true } : { ok: false, detail: message.error });
+      };
+      const done = (outcome: SetOutcome) => {
+        clearTimeout(timer);
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+        resolve(outcome);
+      };
+      const onExit = () => done({ ok: false, detail: "the worker exited" });
+      child.on("message", onMessage);
+      child.once("exit", onExit);
+      this.sendToWorker({ type: "set", id, changes });
+    });
   }
 
   /** Stops the worker: asks nicely, then SIGKILL after the grace period. Idempotent. */

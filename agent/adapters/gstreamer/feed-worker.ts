@@ -6,6 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import type { PropertyChange } from "../../../pipelines/encoders.js";
 import { ENCODER_NAME, PAYLOADER_NAME } from "../../../pipelines/feed-pipeline.js";
 import type { ErrorInfo } from "../../core/errors.js";
 import type { FromWorker, ToWorker } from "./worker-protocol.js";
@@ -64,6 +65,22 @@ function start(gst: GstModule, launch: string, sourceDevice: string | undefined)
   return pipeline;
 }
 
+/** Sets each property in turn; the first that GStreamer refuses is reported, the rest are not tried. */
+function applyChanges(pipeline: GstPipeline | undefined, changes: PropertyChange[]): { error?: string } {
+  if (!pipeline) return { error: "no pipeline is running" };
+  for (const change of changes) {
+    const target = pipeline.findChild(change.element);
+    if (!target) return { error: `no element named ${change.element}` };
+    try {
+      target[change.property] = change.value;
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      return { error: `${change.element}.${change.property}: ${detail}` };
+    }
+  }
+  return {};
+}
+
 const STATS_INTERVAL_MS = 2000;
 
 /** Reports this process's CPU (% of one core) and resident memory every couple of seconds. */
@@ -108,6 +125,9 @@ function main(): void {
         if (encoder) encoder.bitrate = message.kbps;
         break;
       }
+      case "set":
+        send({ type: "set-result", id: message.id, ...applyChanges(pipeline, message.changes) });
+        break;
       case "stop":
         stop();
         break;

@@ -1,3 +1,4 @@
+import type { PropertyChange } from "../../../pipelines/encoders.js";
 import type { ErrorInfo } from "../../core/errors.js";
 
 /** Messages on the IPC channel between the agent and a feed worker process. */
@@ -6,6 +7,8 @@ export type ToWorker =
   | { type: "start"; launch: string; sourceDevice?: string }
   | { type: "keyframe" }
   | { type: "bitrate"; kbps: number }
+  /** Sets properties on named elements of the running pipeline; answered by `set-result`. */
+  | { type: "set"; id: number; changes: PropertyChange[] }
   | { type: "stop" };
 
 /** The worker's own cost, measured inside it: encoding is most of a box's CPU. */
@@ -18,4 +21,5 @@ export type FromWorker =
   | { type: "playing" }
   | ({ type: "stats" } & WorkerStats)
   | { type: "error"; error: ErrorInfo }
-  | { type: "eos" };
+  | { type: "eos" }
+  | { type: "set-result"; id: number; error?: string };

@@ -7,17 +7,16 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
-import { h264Level } from "../../../pipelines/h264-level.js";
 import type { Publisher, PublisherEvents } from "../../app/ports.js";
-import type { FeedConfig } from "../../config/schema.js";
 import { SpokeError } from "../../core/errors.js";
+import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import { deleteSession, publishOffer, type WhipEndpoint } from "../whip/whip-client.js";
 import { dropStunFallback } from "./host-only-ice.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
-/** H.264 as the feed's pipeline emits it: constrained baseline at its level, single NAL / FU-A packets. */
-function h264Codec(feed: FeedConfig): RTCRtpCodecParameters {
+/** H.264 as the feed's pipeline emits it: its encoder's profile at its level, single NAL / FU-A packets. */
+function h264Codec(settings: PlannedFeedSettings): RTCRtpCodecParameters {
   return new RTCRtpCodecParameters({
     mimeType: "video/H264",
     clockRate: 90000,
@@ -27,7 +26,7 @@ function h264Codec(feed: FeedConfig): RTCRtpCodecParameters {
       { type: "goog-remb" },
       { type: "transport-cc" },
     ],
-    parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${h264Level(feed).profileLevelId}`,
+    parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${feedLevel(settings).profileLevelId}`,
   });
 }
 
@@ -44,15 +43,16 @@ export class WeriftPublisher implements Publisher {
   private closed = false;
 
   constructor(
-    feed: FeedConfig,
+    settings: PlannedFeedSettings,
     private readonly events: PublisherEvents,
     private readonly log: Logger,
   ) {
+    const feed = settings.feed;
     this.endpoint = feed.whip.bearerToken
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
     this.pc = new RTCPeerConnection({
-      codecs: { video: [h264Codec(feed)], audio: [] },
+      codecs: { video: [h264Codec(settings)], audio: [] },
       headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
       // Lets a hub on the same box (the dev hub, tests) reach us over loopback.
       iceAdditionalHostAddresses: ["127.0.0.1"],

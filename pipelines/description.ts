@@ -1,0 +1,82 @@
+/**
+ * A pipeline as data: elements and their properties, caps and their fields. Built by the pipeline
+ * builders, checked against an allowlist, then written out in gst-launch syntax with every value quoted
+ * where it needs it, so that nothing from a configuration can end an element and start another.
+ */
+
+/** A fraction such as a frame rate (`30/1`). */
+export interface Fraction {
+  numerator: number;
+  denominator: number;
+}
+
+export type PropertyValue = string | number | boolean | Fraction;
+
+export interface ElementNode {
+  kind: "element";
+  factory: string;
+  name?: string;
+  properties: Readonly<Record<string, PropertyValue>>;
+}
+
+export interface CapsNode {
+  kind: "caps";
+  /** `video/x-raw`, `image/jpeg`, `video/x-h264`, `audio/x-raw`… */
+  media: string;
+  /** A caps feature such as `memory:VAMemory`, or none for system memory. */
+  feature?: string;
+  fields: Readonly<Record<string, PropertyValue>>;
+}
+
+export type PipelineNode = ElementNode | CapsNode;
+
+/** One linear chain; a pipeline may hold several that run side by side (video and audio). */
+export type Chain = readonly PipelineNode[];
+
+export interface PipelineDescription {
+  chains: readonly Chain[];
+}
+
+export function element(
+  factory: string,
+  properties: Record<string, PropertyValue | undefined> = {},
+  name?: string,
+): ElementNode {
+  const defined = Object.fromEntries(
+    Object.entries(properties).filter((entry): entry is [string, PropertyValue] => entry[1] !== undefined),
+  );
+  return name === undefined
+    ? { kind: "element", factory, properties: defined }
+    : { kind: "element", factory, name, properties: defined };
+}
+
+export function caps(
+  media: string,
+  fields: Record<string, PropertyValue | undefined> = {},
+  feature?: string,
+): CapsNode {
+  const defined = Object.fromEntries(
+    Object.entries(fields).filter((entry): entry is [string, PropertyValue] => entry[1] !== undefined),
+  );
+  return feature === undefined
+    ? { kind: "caps", media, fields: defined }
+    : { kind: "caps", media, feature, fields: defined };
+}
+
+export function fraction(numerator: number, denominator = 1): Fraction {
+  return { numerator, denominator };
+}
+
+/** GStreamer's own syntax for a caps value, e.g. `(string)4`, `30/1`, `1280`. */
+export function capsValue(value: PropertyValue): string {
+  if (typeof value === "object") return `${value.numerator}/${value.denominator}`;
+  if (typeof value === "string") return `(string)${value}`;
+  return String(value);
+}
+
+/** The caps as a caps string, e.g. `video/x-raw,width=1280,height=720,framerate=30/1`. */
+export function capsString(node: CapsNode): string {
+  const media = node.feature === undefined ? node.media : `${node.media}(${node.feature})`;
+  const fields = Object.entries(node.fields).map(([field, value]) => `${field}=${capsValue(value)}`);
+  return [media, ...fields].join(",");
+}
