@@ -1,22 +1,28 @@
 #!/usr/bin/env node
 /**
- * The `spoke` command: `run` the agent, drive its `session`, `check-config` a file, or run the `demo`.
+ * The `spoke` command: `run` the agent, drive its `session`, `check-config` a file, list the `devices`,
+ * or run the `demo`.
  */
 import { parseArgs } from "node:util";
 import { loadConfigFile } from "./adapters/config/config-file.js";
 import { sendControlCommand } from "./adapters/control/control-client.js";
+import { readSystemDevices } from "./adapters/devices/system-devices.js";
+import { defaultCacheDir, readMediaEnvironment } from "./adapters/gstreamer/media-environment.js";
 import { configSchema } from "./config/schema.js";
 import { configWithSecretsHidden } from "./config/secrets.js";
+import { buildDevicesReport, formatDevicesReport } from "./core/devices/report.js";
 import { isSpokeError } from "./core/errors.js";
 import { isSessionCommand } from "./core/session-commands.js";
 import { createLogger } from "./log.js";
 import { startAgent } from "./main.js";
+import { devicesPlan, encoderReports, planMediaFor } from "./media-setup.js";
 import { stopOnSignals } from "./signals.js";
 
 const USAGE = `usage:
   spoke run --config <file.json>          run the agent
   spoke session start|stop|toggle|status  drive the running agent's session [--socket <path>]
   spoke check-config <file.json>          validate a configuration file; print it with defaults, secrets hidden
+  spoke devices [--json] [--config <f>]   the cameras, capture devices, microphones and encoders found; with a config, how its feeds run here
   spoke demo [--port 8080] [--host 0.0.0.0]  the agent on test sources, a local broker and the viewer page`;
 
 const DEFAULT_SOCKET = configSchema.shape.control.parse(undefined).socketPath;
@@ -46,6 +52,21 @@ async function checkConfig(file: string | undefined): Promise<void> {
   console.log(`${file}: valid`);
 }
 
+/** What the box has; with a configuration, also how its feeds would run here. */
+async function devices(json: boolean, configFile: string | undefined): Promise<void> {
+  const log = createLogger("warn");
+  const [found, environment] = await Promise.all([
+    readSystemDevices(),
+    readMediaEnvironment({ cacheDir: defaultCacheDir(), log }),
+  ]);
+  const report = buildDevicesReport(found, encoderReports(environment.probes), environment.platform);
+  if (configFile) {
+    const config = await loadConfigFile(configFile);
+    report.plan = devicesPlan((await planMediaFor(config, { log, media: environment })).planning);
+  }
+  console.log(json ? JSON.stringify(report, null, 2) : formatDevicesReport(report));
+}
+
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -55,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
       socket: { type: "string", default: DEFAULT_SOCKET },
       port: { type: "string", default: "8080" },
       host: { type: "string", default: "127.0.0.1" },
+      json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -66,6 +88,8 @@ async function main(argv: string[]): Promise<void> {
       return session(argument, values.socket);
     case "check-config":
       return checkConfig(argument ?? values.config);
+    case "devices":
+      return devices(values.json, values.config);
     case "demo": {
       const { runDemo } = await import("../devhub/demo.js");
       return runDemo({ port: Number(values.port), host: values.host });

@@ -1,10 +1,9 @@
 import type { Logger } from "pino";
 import { ControlServer } from "./adapters/control/control-server.js";
+import { SystemSourceResolver } from "./adapters/devices/system-source-resolver.js";
 import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
 import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
 import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer/feed-worker-process.js";
-import { defaultCacheDir, readMediaEnvironment } from "./adapters/gstreamer/media-environment.js";
-import { directSourceResolver } from "./adapters/gstreamer/source-resolver.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
@@ -12,8 +11,9 @@ import { FleetReporter } from "./app/fleet-reporter.js";
 import { SessionController } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
 import { SpokeError } from "./core/errors.js";
-import { type FeedPlanning, type MediaEnvironment, planFeeds } from "./core/feed-plan.js";
+import type { FeedPlanning, MediaEnvironment } from "./core/feed-plan.js";
 import { sessionInputFor } from "./core/session-commands.js";
+import { planMediaFor } from "./media-setup.js";
 import { agentVersion } from "./version.js";
 
 export interface AgentOptions {
@@ -39,6 +39,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const media = await planMedia(config, options);
   const version = agentVersion();
   const timings = options.workerTimings ?? DEFAULT_WORKER_TIMINGS;
+  const sources = new SystemSourceResolver();
   const link = new MqttLink(config.mqtt, config.deviceId, version, log.child({ module: "mqtt" }));
   const reporter = new FleetReporter(
     link,
@@ -53,7 +54,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   );
   const session = new SessionController(
     media.feeds,
-    (feed, events, sessionLog) => new FeedRunner(feed, directSourceResolver, timings, events, sessionLog),
+    (feed, events, sessionLog) => new FeedRunner(feed, sources, timings, events, sessionLog),
     (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
     reporter,
     log,
@@ -118,9 +119,7 @@ async function planMedia(
   options: AgentOptions,
 ): Promise<Extract<FeedPlanning, { ok: true }>> {
   const log = options.log.child({ module: "media" });
-  const environment =
-    options.media ?? (await readMediaEnvironment({ cacheDir: options.cacheDir ?? defaultCacheDir(), log }));
-  const planning = planFeeds(config.feeds, environment, new Map());
+  const { environment, planning } = await planMediaFor(config, { ...options, log });
   if (!planning.ok) throw new SpokeError("SPOKE_CAPACITY_EXCEEDED", planning.error);
   log.info(
     {
@@ -130,7 +129,6 @@ async function planMedia(
         encoder: feed.encoder,
         mode: feed.profile.mode,
       })),
-      warnings: planning.capacity.warnings,
     },
     "media plan",
   );

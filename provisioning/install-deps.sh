@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Spoke needs on Debian/Ubuntu, skipping what is already there.
-#   provisioning/install-deps.sh            a box: GStreamer, the build tools, Node.js 20 or later
+#   provisioning/install-deps.sh            a box: GStreamer, the build tools, Node.js 20 or later, and
+#                                           v4l2-ctl and arecord, which `spoke devices` reads
 #   provisioning/install-deps.sh --demo     also Mosquitto, the broker the demo starts locally
 #   provisioning/install-deps.sh --tests    also Mosquitto and Chromium, which the tests drive
 # A box reports to the fleet's broker: it gets no broker of its own.
@@ -10,6 +11,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev pkg-config g++ make python3
+  v4l-utils alsa-utils
 )
 case "${1:-}" in
   "") ;;

@@ -55,3 +55,14 @@ export type PublisherFactory = (feed: PlannedFeedSettings, events: PublisherEven
 export interface SystemProbe {
   snapshot(): Promise<SystemSnapshot>;
 }
+
+/**
+ * Tells when capture devices may have come or gone (a camera or dongle plugged in or out). Listeners
+ * are called after the change settles, with no detail: they read the devices again.
+ */
+export interface DeviceWatcher {
+  /** Returns a function that removes the listener. */
+  onChange(listener: () => void): () => void;
+  /** Stops watching; no listener is called afterwards. */
+  close(): void;
+}

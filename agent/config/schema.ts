@@ -25,7 +25,7 @@ const testSource = z
  * A /dev link (by-id, by-path, or one a udev rule made), or a USB identity. Letters, digits and . _ - : /
  * only: nothing that could end a GStreamer element, even before the pipeline builder quotes it.
  */
-const STABLE_DEVICE = /^(\/dev\/[A-Za-z0-9_.:/-]+|usb:[0-9a-f]{4}:[0-9a-f]{4}(:[A-Za-z0-9_.-]+)?)$/;
+const STABLE_DEVICE = /^(\/dev\/[A-Za-z0-9_.:/-]+|[0-9a-fA-F]{4}:[0-9a-fA-F]{4}(:[A-Za-z0-9_.-]+)?)$/;
 
 /**
  * A capture device by an identity that survives replugging and reboots. `/dev/videoN` is refused: the
@@ -37,13 +37,13 @@ const stableDevice = z.string().superRefine((device, context) => {
     context.addIssue({
       code: "custom",
       message:
-        "name the device by a stable id (/dev/v4l/by-id/…, /dev/v4l/by-path/… or usb:vendor:product[:serial]): /dev/videoN renumbers on replug; `spoke devices` lists the ids",
+        "name the device by a stable id (/dev/v4l/by-id/…, /dev/v4l/by-path/… or vendor:product[:serial]): /dev/videoN renumbers on replug; `spoke devices` lists the ids",
     });
   } else if (!STABLE_DEVICE.test(device)) {
     context.addIssue({
       code: "custom",
       message:
-        "must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, usb:vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
+        "must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
     });
   }
 });
@@ -52,7 +52,7 @@ const v4l2Source = z
   .object({
     type: z.literal("v4l2"),
     device: stableDevice.describe(
-      "The capture device: `/dev/v4l/by-id/…`, `/dev/v4l/by-path/…` or `usb:<vendor>:<product>[:<serial>]` (as `spoke devices` lists them).",
+      "The capture device: `/dev/v4l/by-id/…`, `/dev/v4l/by-path/…` or `<vendor>:<product>[:<serial>]` (USB ids in hex) (as `spoke devices` lists them).",
     ),
     format: z
       .enum(["auto", "raw", "mjpeg"])

@@ -45,7 +45,7 @@ describe("configuration", () => {
     expect(error.code).toBe("SPOKE_CONFIG_INVALID");
     expect(error.context.issues).toEqual([
       "deviceId: use 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)",
-      "feeds.0.source.device: must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, usb:vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
+      "feeds.0.source.device: must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
       "feeds.0.width: Too big: expected number to be <=3840",
       "feeds.0.whip.url: must be an http:// or https:// URL",
       "mqtt.url: must be an mqtt://, mqtts://, ws:// or wss:// URL",
@@ -105,7 +105,7 @@ describe("configuration", () => {
       whip: { url: "http://h/w" },
     };
     expect(rejection(configInput({ feeds: [feed] })).context.issues).toEqual([
-      "feeds.0.source.device: must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, usb:vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
+      "feeds.0.source.device: must be /dev/v4l/by-id/…, /dev/v4l/by-path/…, vendor:product[:serial] (hex ids) or another /dev link (letters, digits and . _ - : / only)",
     ]);
   });
 
@@ -116,18 +116,18 @@ describe("configuration", () => {
       whip: { url: "http://h/w" },
     });
     expect(rejection(configInput({ feeds: [feed("/dev/video2")] })).context.issues).toEqual([
-      "feeds.0.source.device: name the device by a stable id (/dev/v4l/by-id/…, /dev/v4l/by-path/… or usb:vendor:product[:serial]): /dev/videoN renumbers on replug; `spoke devices` lists the ids",
+      "feeds.0.source.device: name the device by a stable id (/dev/v4l/by-id/…, /dev/v4l/by-path/… or vendor:product[:serial]): /dev/videoN renumbers on replug; `spoke devices` lists the ids",
     ]);
     for (const device of [
       "/dev/v4l/by-id/usb-MACROSILICON_USB_Video_20210623-video-index0",
-      "usb:534d:2109",
-      "usb:046d:082d:ABCD1234",
+      "534d:2109",
+      "046d:082d:ABCD1234",
     ]) {
       expect(parseConfig(configInput({ feeds: [feed(device)] }), "test").feeds[0]?.source).toMatchObject({
         device,
       });
     }
-    expect(rejection(configInput({ feeds: [feed("usb:534D:zz")] })).context.issues).toHaveLength(1);
+    expect(rejection(configInput({ feeds: [feed("534D:zz")] })).context.issues).toHaveLength(1);
   });
 
   it("gives sound only to the room camera, and keeps a degradation floor under its ceiling", () => {

@@ -85,9 +85,12 @@ export class FeedRunner implements MediaFeed {
     const { minBitrateKbps, maxBitrateKbps } = this.settings.profile.policy;
     this.bitrateKbps = Math.round(clamp(kbps, minBitrateKbps, maxBitrateKbps));
     this.status.bitrateKbps = this.bitrateKbps;
-    this.worker?.setProperties(ENCODERS[this.settings.encoder].bitrate(this.bitrateKbps)).then((outcome) => {
-      if (!outcome.ok) this.log.warn({ detail: outcome.detail }, "bitrate change not applied");
-    });
+    this.worker?.setProperties(ENCODERS[this.settings.encoder].bitrate(this.bitrateKbps)).then(
+      (outcome) => {
+        if (!outcome.ok) this.log.warn({ detail: outcome.detail }, "bitrate change not applied");
+      },
+      () => undefined, // setProperties answers every outcome; it does not reject
+    );
   }
 
   /**
