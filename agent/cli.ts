@@ -10,8 +10,8 @@ import { readSystemDevices } from "./adapters/devices/system-devices.js";
 import { defaultCacheDir, readMediaEnvironment } from "./adapters/gstreamer/media-environment.js";
 import { configSchema } from "./config/schema.js";
 import { configWithSecretsHidden } from "./config/secrets.js";
-import { buildDevicesReport, formatDevicesReport } from "./core/devices/report.js";
-import { isSpokeError } from "./core/errors.js";
+import { buildDevicesReport, formatDevicesReport, formatPlan } from "./core/devices/report.js";
+import { isSpokeError, SpokeError } from "./core/errors.js";
 import { isSessionCommand } from "./core/session-commands.js";
 import { createLogger } from "./log.js";
 import { startAgent } from "./main.js";
@@ -49,6 +49,10 @@ async function checkConfig(file: string | undefined): Promise<void> {
   if (!file) throw new Error(`check-config needs a file\n${USAGE}`);
   const config = await loadConfigFile(file);
   console.log(JSON.stringify(configWithSecretsHidden(config), null, 2));
+  // Valid is not enough: the feeds must also fit what this box can encode.
+  const { planning } = await planMediaFor(config, { log: createLogger("warn") });
+  if (!planning.ok) throw new SpokeError("SPOKE_CAPACITY_EXCEEDED", `${file}: ${planning.error}`);
+  console.log(formatPlan(devicesPlan(planning)).join("\n"));
   console.log(`${file}: valid`);
 }
 

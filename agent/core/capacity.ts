@@ -83,11 +83,17 @@ export function planCapacity(platform: Platform, requests: readonly PlanRequest[
     .map((request, index) => ({ request, index }))
     .sort((a, b) => ROLE_PRIORITY[a.request.role] - ROLE_PRIORITY[b.request.role] || a.index - b.index);
   const planned = new Map<number, PlannedFeed>();
-  for (const { request, index } of order) {
+  for (const [position, { request, index }] of order.entries()) {
     if (request.encoders.length === 0) {
       return { ok: false, error: `feeds[${index}] (${request.id}): no usable H.264 encoder for it` };
     }
-    const placed = place(request, left);
+    // Every feed after this one keeps room for its smallest step: priority decides who gets more, not
+    // who gets anything.
+    const room = withoutReservations(
+      left,
+      order.slice(position + 1).map((later) => later.request),
+    );
+    const placed = place(request, room);
     if (!placed) return { ok: false, error: refusal(request, index, platform, left) };
     left[placed.hardware ? "hardware" : "software"] -= placed.macroblocksPerSecond;
     planned.set(index, placed);
@@ -111,12 +117,30 @@ export function planCapacity(platform: Platform, requests: readonly PlanRequest[
   };
 }
 
+/** What is left once the smallest step of each later feed is set aside, in software where it fits. */
+function withoutReservations(
+  left: { hardware: number; software: number },
+  later: readonly PlanRequest[],
+): { hardware: number; software: number } {
+  const room = { ...left };
+  for (const request of later) {
+    const smallest = Math.min(...ladderFor(request, request.wanted.software).map(macroblocksPerSecond));
+    if (room.software >= smallest) room.software -= smallest;
+    else if (room.hardware >= smallest) room.hardware -= smallest;
+  }
+  return room;
+}
+
+function ladderFor(request: PlanRequest, wanted: Mode): Mode[] {
+  return request.explicit ? [wanted] : buildLadder(wanted, request.keep, 0);
+}
+
 /** The first encoder and mode that fit: the wanted mode, then (unless set in the config) lower rungs. */
 function place(request: PlanRequest, left: { hardware: number; software: number }): PlannedFeed | undefined {
   for (const encoder of request.encoders) {
     const definition = ENCODERS[encoder];
     const wanted = definition.hardware ? request.wanted.hardware : request.wanted.software;
-    const candidates = request.explicit ? [wanted] : buildLadder(wanted, request.keep, 0);
+    const candidates = ladderFor(request, wanted);
     for (const [step, mode] of candidates.entries()) {
       const load = macroblocksPerSecond(mode);
       const room = definition.hardware ? left.hardware : left.software;

@@ -80,7 +80,7 @@ function defaultMode(role: FeedRole, native: Mode, hardwareEncoder: boolean): Mo
     case "camera":
       return fitWithin(native, hardwareEncoder ? FULL_HD : HD);
     case "document":
-      return { ...fitWithin(native, { width: 3840, height: 2160, framerate: 60 }), framerate: 15 };
+      return fitWithin(native, { width: 3840, height: 2160, framerate: 15 });
     case "ultrasound":
       return fitWithin(native, { width: 1920, height: 1080, framerate: 60 });
   }

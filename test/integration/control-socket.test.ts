@@ -176,7 +176,7 @@ describe("control socket and `spoke session`", () => {
     expect(ok.stdout).toContain("docs/examples/config.json: valid");
     // What a technician may paste into a ticket: secrets hidden, but shown to be set.
     expect(ok.stdout).not.toMatch(/replace-with-the-(hub-token|broker-password)/);
-    expect(ok.stdout.match(/"\[redacted\]"/g)).toHaveLength(2);
+    expect(ok.stdout.match(/"\[redacted\]"/g)).toHaveLength(4);
     const bad = (await spoke("check-config", "test/fixtures/bad-config.json")) as {
       code: number;
       stderr: string;

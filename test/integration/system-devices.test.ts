@@ -164,16 +164,39 @@ describe("spoke devices", () => {
       expect(typeof encoder.usable).toBe("boolean");
     }
     // The test machine has GStreamer's x264enc (the suite's pipelines use it).
+    // Proven by a real test encode, not only found installed.
     expect(report.encoders.find((e) => e.element === "x264enc")).toMatchObject({
       hardware: false,
       usable: true,
+      proven: true,
+      reason: expect.stringMatching(/^test encode: constrained-baseline, level \d\.\d, keyframe$/),
     });
+    // No hardware here: the hardware encoders are reported, and not usable.
+    expect(report.encoders.filter((e) => e.hardware && e.usable)).toEqual([]);
+    expect(report.platform).toBe("generic");
+  });
+
+  it("with a configuration, shows how each feed would run here, and what cannot", async () => {
+    const { stdout } = await run(process.execPath, [
+      ...cli,
+      "--json",
+      "--config",
+      "docs/examples/config.json",
+    ]);
+    const report = JSON.parse(stdout) as DevicesReport;
+    expect(report.plan).toMatchObject({ ok: true });
+    if (!report.plan?.ok) return;
+    expect(report.plan.feeds.map((feed) => [feed.id, feed.role, feed.encoder])).toEqual([
+      ["room-camera", "camera", "x264enc"],
+      ["document", "document", "x264enc"],
+      ["ultrasound", "ultrasound", "x264enc"],
+    ]);
   });
 
   it("prints the human form", async () => {
     const { stdout } = await run(process.execPath, cli);
     expect(stdout).toMatch(/^video:\n/);
     expect(stdout).toMatch(/\naudio:\n/);
-    expect(stdout).toMatch(/\nencoders:\n {2}x264enc \(software\): usable/);
+    expect(stdout).toMatch(/\n {2}x264enc \(software\): usable: test encode/);
   });
 });

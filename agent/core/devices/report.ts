@@ -189,7 +189,7 @@ export function formatDevicesReport(report: DevicesReport): string {
   return lines.join("\n");
 }
 
-function formatPlan(plan: DevicesPlan): string[] {
+export function formatPlan(plan: DevicesPlan): string[] {
   if (!plan.ok) return ["plan:", `  cannot run: ${plan.error}`];
   const lines = ["plan:"];
   for (const feed of plan.feeds) {
