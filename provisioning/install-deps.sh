@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
-  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev pkg-config g++ make python3
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev pkg-config g++ make python3 patch
   v4l-utils alsa-utils
 )
 case "${1:-}" in

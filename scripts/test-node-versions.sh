@@ -32,7 +32,8 @@ for major in "$@"; do
     cd "$tree"
     export PATH="$node_dir/bin:$PATH" npm_config_nodedir="$node_dir"
     [[ $(node -p 'process.versions.node.split(".")[0]') == "$major" ]] || { echo "spoke: Node.js $major is not first on PATH" >&2; exit 1; }
-    npm ci --no-audit --no-fund --loglevel=error
+    # As on a box: npm packages, our patches to the GStreamer binding, then the binding built and loaded.
+    bash scripts/setup.sh --tests
     npm run --silent typecheck
     npm run --silent build
     bash scripts/run-vitest.sh
