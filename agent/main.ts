@@ -3,6 +3,7 @@ import { ControlServer } from "./adapters/control/control-server.js";
 import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
 import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
 import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer/feed-worker-process.js";
+import { WorkerPool } from "./adapters/gstreamer/worker-pool.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
@@ -29,6 +30,8 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const { log } = options;
   const version = agentVersion();
   const timings = options.workerTimings ?? DEFAULT_WORKER_TIMINGS;
+  // One spare feed worker for the whole agent: any feed's start or restart takes it.
+  const workers = new WorkerPool(log.child({ module: "workers" }));
   const link = new MqttLink(config.mqtt, config.deviceId, version, log.child({ module: "mqtt" }));
   const reporter = new FleetReporter(
     link,
@@ -43,7 +46,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   );
   const session = new SessionController(
     config.feeds,
-    (feed, events, sessionLog) => new FeedRunner(feed, timings, events, sessionLog),
+    (feed, events, sessionLog) => new FeedRunner(feed, timings, events, sessionLog, { workers }),
     (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
     reporter,
     log,
@@ -67,6 +70,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     releaseButton();
     await control.stop();
     await session.shutdown();
+    await workers.stop();
     reporter.stop();
     await link.stop();
   };
@@ -74,6 +78,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   // First, as it may refuse (another agent running): then nothing else has been started.
   await control.start();
   try {
+    workers.start();
     link.start();
     reporter.start(
       () => session.report(),

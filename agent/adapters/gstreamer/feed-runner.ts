@@ -1,15 +1,33 @@
 import type { Logger } from "pino";
-import { buildFeedPipeline } from "../../../pipelines/feed-pipeline.js";
+import { buildFeedPipeline, type FeedPipeline } from "../../../pipelines/feed-pipeline.js";
 import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
 import type { FeedConfig } from "../../config/schema.js";
 import type { SpokeError } from "../../core/errors.js";
-import { consecutiveFailures, type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
+import {
+  consecutiveFailures,
+  DEFAULT_RESTART_POLICY,
+  type FeedStatus,
+  type RestartPolicy,
+  restartPlan,
+} from "../../core/feed-status.js";
 import { keyframeDelayMs } from "../../core/keyframe-pacing.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
+import type { WorkerSource } from "./worker-pool.js";
+
+export interface FeedRunnerDeps {
+  /** Where workers come from: the agent's pool with its spare. */
+  workers: WorkerSource;
+  /** [0, 1), for the backoff's jitter. */
+  random?: () => number;
+  restartPolicy?: RestartPolicy;
+  /** Builds the worker's pipeline; tests swap in a source they control. */
+  buildPipeline?: (feed: FeedConfig, rtpPort: number) => FeedPipeline;
+}
 
 /**
  * Keeps one feed's worker running for the length of a session: the first start must succeed (or the
- * session start fails); after that a dead or stalled worker is reported and restarted with backoff.
+ * session start fails); after that a dead, stalled or leaking worker is reported and restarted, at once
+ * the first time (from the pool's spare), then with jittered backoff, then slowly (see `restartPlan`).
  */
 export class FeedRunner implements MediaFeed {
   private worker: FeedWorkerProcess | undefined;
@@ -28,6 +46,7 @@ export class FeedRunner implements MediaFeed {
     private readonly timings: WorkerTimings,
     private readonly events: MediaFeedEvents,
     private readonly log: Logger,
+    private readonly deps: FeedRunnerDeps,
   ) {
     this.status = { id: feed.id, state: "stopped", restarts: 0, packetsForwarded: 0, bytesForwarded: 0 };
     this.bitrateKbps = feed.bitrateKbps;
@@ -83,9 +102,10 @@ export class FeedRunner implements MediaFeed {
   /** Starts a worker; a replacement's first packet is announced as coming from a new encoder. */
   private async launch(replacement = false): Promise<void> {
     let announceNewEncoder = replacement;
-    const worker = new FeedWorkerProcess(this.feed.id, this.timings, this.log);
+    const worker = new FeedWorkerProcess(this.feed.id, this.timings, this.log, this.deps.workers);
     this.worker = worker;
-    await worker.start((port) => buildFeedPipeline({ ...this.feed, bitrateKbps: this.bitrateKbps }, port), {
+    const build = this.deps.buildPipeline ?? buildFeedPipeline;
+    await worker.start((port) => build({ ...this.feed, bitrateKbps: this.bitrateKbps }, port), {
       onRtp: (packet) => {
         if (announceNewEncoder) {
           announceNewEncoder = false;
@@ -107,6 +127,8 @@ export class FeedRunner implements MediaFeed {
     }
     this.log.info({ pid: worker.pid }, "feed worker running");
     this.runningSince = Date.now();
+    delete this.status.retryingSlowly;
+    delete this.status.nextRetryInMs;
     this.setState("running");
   }
 
@@ -120,8 +142,18 @@ export class FeedRunner implements MediaFeed {
     delete this.status.workerCpuPercent;
     delete this.status.workerMemoryBytes;
     this.status.restarts += 1;
-    const delay = restartDelayMs(this.failuresInARow);
-    this.log.warn({ error: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");
+    const plan = restartPlan(
+      this.failuresInARow,
+      this.deps.random ?? Math.random,
+      this.deps.restartPolicy ?? DEFAULT_RESTART_POLICY,
+    );
+    const delay = plan.delayMs;
+    this.status.retryingSlowly = plan.slowly;
+    this.status.nextRetryInMs = delay;
+    this.log.warn(
+      { error: error.toInfo(), failuresInARow: this.failuresInARow, retryInMs: delay, slowly: plan.slowly },
+      "feed worker failed; restarting",
+    );
     this.setState("restarting");
     this.events.onFailure(error);
     this.restartTimer = setTimeout(() => this.restart(), delay);
