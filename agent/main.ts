@@ -22,6 +22,8 @@ export interface RunningAgent {
   session: SessionController;
   /** Presses the session button (the GPIO button, the control socket and the demo's Enter all come here). */
   pressButton(): void;
+  /** The spare feed worker waiting for a feed to start, if one is forked. */
+  readonly spareWorkerPid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,9 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   return {
     session,
     pressButton,
+    get spareWorkerPid() {
+      return workers.sparePid;
+    },
     async stop() {
       await stop();
       log.info("agent stopped");
