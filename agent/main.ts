@@ -4,6 +4,7 @@ import { SystemSourceResolver } from "./adapters/devices/system-source-resolver.
 import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
 import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
 import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer/feed-worker-process.js";
+import { WorkerPool } from "./adapters/gstreamer/worker-pool.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
@@ -30,6 +31,8 @@ export interface RunningAgent {
   media: Extract<FeedPlanning, { ok: true }>;
   /** Presses the session button (the GPIO button, the control socket and the demo's Enter all come here). */
   pressButton(): void;
+  /** The spare feed worker waiting for a feed to start, if one is forked. */
+  readonly spareWorkerPid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -40,6 +43,8 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const version = agentVersion();
   const timings = options.workerTimings ?? DEFAULT_WORKER_TIMINGS;
   const sources = new SystemSourceResolver();
+  // One spare feed worker for the whole agent: any feed's start or restart takes it.
+  const workers = new WorkerPool(log.child({ module: "workers" }));
   const link = new MqttLink(config.mqtt, config.deviceId, version, log.child({ module: "mqtt" }));
   const reporter = new FleetReporter(
     link,
@@ -54,7 +59,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   );
   const session = new SessionController(
     media.feeds,
-    (feed, events, sessionLog) => new FeedRunner(feed, sources, timings, events, sessionLog),
+    (feed, events, sessionLog) => new FeedRunner(feed, sources, timings, events, sessionLog, { workers }),
     (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
     reporter,
     log,
@@ -78,6 +83,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     releaseButton();
     await control.stop();
     await session.shutdown();
+    await workers.stop();
     reporter.stop();
     await link.stop();
   };
@@ -85,6 +91,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   // First, as it may refuse (another agent running): then nothing else has been started.
   await control.start();
   try {
+    workers.start();
     link.start();
     reporter.start(
       () => session.report(),
@@ -106,6 +113,9 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     session,
     media,
     pressButton,
+    get spareWorkerPid() {
+      return workers.sparePid;
+    },
     async stop() {
       await stop();
       log.info("agent stopped");

@@ -39,6 +39,10 @@ export interface FeedStatus {
   workerCpuPercent?: number;
   workerMemoryBytes?: number;
   lastError?: ErrorInfo;
+  /** While restarting: the worker has failed so often in a row that it is retried only now and then. */
+  retryingSlowly?: boolean;
+  /** While restarting: how long until the next attempt, as of the last failure. */
+  nextRetryInMs?: number;
 }
 
 /** A worker that ran this long before failing was healthy: its failure starts the backoff afresh. */
@@ -52,7 +56,44 @@ export function consecutiveFailures(previous: number, ranForMs: number | undefin
   return ranForMs !== undefined && ranForMs >= STABLE_RUN_MS ? 1 : previous + 1;
 }
 
-/** Delay before the n-th consecutive restart (1-based): doubles from 0.5 s, capped at 10 s. */
-export function restartDelayMs(attempt: number): number {
-  return Math.min(10_000, 500 * 2 ** Math.max(0, attempt - 1));
+export interface RestartPolicy {
+  /** Delay of the second attempt in a row; each further one doubles it, up to `maxMs`. */
+  baseMs: number;
+  maxMs: number;
+  /** Each delay is spread by ± this fraction, so that feeds (and boxes) failing together do not retry together. */
+  jitter: number;
+  /** From this many failures in a row on, retry only every `slowEveryMs`. */
+  slowAfterFailures: number;
+  slowEveryMs: number;
+}
+
+export const DEFAULT_RESTART_POLICY: RestartPolicy = {
+  baseMs: 500,
+  maxMs: 10_000,
+  jitter: 0.2,
+  slowAfterFailures: 5,
+  slowEveryMs: 30_000,
+};
+
+export interface RestartPlan {
+  delayMs: number;
+  /** The feed keeps failing: it is retried every `slowEveryMs` and its health says so. */
+  slowly: boolean;
+}
+
+/**
+ * When to retry after the n-th consecutive failure (1-based). The first is retried at once: a crash of a
+ * healthy worker is usually a one-off and the spare worker makes the retry cheap. Then exponential from
+ * `baseMs` with jitter, and after `slowAfterFailures` in a row a slow retry that costs the box little
+ * while, say, a camera stays unplugged. `random` returns [0, 1) (Math.random, or a fixed value in tests).
+ */
+export function restartPlan(
+  attempt: number,
+  random: () => number,
+  policy: RestartPolicy = DEFAULT_RESTART_POLICY,
+): RestartPlan {
+  if (attempt <= 1) return { delayMs: 0, slowly: false };
+  const spread = (ms: number) => Math.round(ms * (1 - policy.jitter + 2 * policy.jitter * random()));
+  if (attempt >= policy.slowAfterFailures) return { delayMs: spread(policy.slowEveryMs), slowly: true };
+  return { delayMs: spread(Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 2))), slowly: false };
 }

@@ -11,7 +11,12 @@ import { configInput } from "./config.js";
 /** Tests log only warnings and errors, to stderr, so a failing run shows what the agent said. */
 export const testLog = pino({ level: process.env.SPOKE_TEST_LOG ?? "warn" }, pino.destination(2));
 
-export const QUICK_TIMINGS = { startTimeoutMs: 8_000, stallTimeoutMs: 1_500, stopGraceMs: 1_000 };
+export const QUICK_TIMINGS = {
+  startTimeoutMs: 8_000,
+  stallTimeoutMs: 1_500,
+  stopGraceMs: 1_000,
+  memoryLimitBytes: 400 * 1024 * 1024,
+};
 
 /** A valid config for a 640×360 test feed published to `whipUrl`, with its own control socket. */
 export function testConfig(

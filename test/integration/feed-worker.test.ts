@@ -1,8 +1,12 @@
 import { createSocket } from "node:dgram";
-import { afterEach, describe, expect, it } from "vitest";
-import { FeedRunner } from "../../agent/adapters/gstreamer/feed-runner.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FeedRunner, type FeedRunnerDeps } from "../../agent/adapters/gstreamer/feed-runner.js";
 import { FeedWorkerProcess } from "../../agent/adapters/gstreamer/feed-worker-process.js";
 import { directSourceResolver } from "../../agent/adapters/gstreamer/source-resolver.js";
+import { forkOnDemand, WorkerPool } from "../../agent/adapters/gstreamer/worker-pool.js";
 import type { MediaFeedEvents } from "../../agent/app/ports.js";
 import type { SpokeError } from "../../agent/core/errors.js";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
@@ -61,12 +65,27 @@ function restarted(r: Recorder, times = 1): boolean {
 const ssrc = (packet: Buffer | undefined): number | undefined => packet?.readUInt32BE(8);
 
 const runners: FeedRunner[] = [];
+const pool = new WorkerPool(testLog, { refillDelayMs: 200, respawnDelayMs: 200 });
 
-function runner(events: MediaFeedEvents, config = testConfig("http://127.0.0.1:9/whip")): FeedRunner {
-  const created = new FeedRunner(plannedFeed(config), directSourceResolver, QUICK_TIMINGS, events, testLog);
+function runner(
+  events: MediaFeedEvents,
+  config = testConfig("http://127.0.0.1:9/whip"),
+  options: { timings?: typeof QUICK_TIMINGS; deps?: Partial<FeedRunnerDeps> } = {},
+): FeedRunner {
+  const created = new FeedRunner(
+    plannedFeed(config),
+    directSourceResolver,
+    options.timings ?? QUICK_TIMINGS,
+    events,
+    testLog,
+    { workers: pool, ...options.deps },
+  );
   runners.push(created);
   return created;
 }
+
+beforeAll(() => pool.start());
+afterAll(() => pool.stop());
 
 afterEach(async () => {
   for (const r of runners.splice(0)) await r.stop();
@@ -177,7 +196,7 @@ describe("feed worker", () => {
   });
 
   it("forwards only the worker's RTP: datagrams from anyone else on the box are dropped", async () => {
-    const worker = new FeedWorkerProcess("room-camera", QUICK_TIMINGS, testLog);
+    const worker = new FeedWorkerProcess("room-camera", QUICK_TIMINGS, testLog, forkOnDemand);
     const plan = plannedPipeline(testConfig("http://127.0.0.1:9/whip"));
     const received: Buffer[] = [];
     let rtpPort = 0;
@@ -206,7 +225,7 @@ describe("feed worker", () => {
   });
 
   it("reports a pipeline GStreamer cannot build", async () => {
-    const worker = new FeedWorkerProcess("broken", QUICK_TIMINGS, testLog);
+    const worker = new FeedWorkerProcess("broken", QUICK_TIMINGS, testLog, forkOnDemand);
     const handlers = { onRtp: () => undefined, onFailure: () => undefined, onStats: () => undefined };
     await expect(
       worker.start(
@@ -288,5 +307,94 @@ describe("feed worker", () => {
     await feedRunner.stop();
     expect(isAlive(pid)).toBe(false);
     expect(feedRunner.snapshot().state).toBe("stopped");
+  });
+
+  it.each(["SIGKILL", "SIGSEGV"] as const)(
+    "restarts a feed whose worker dies of %s from the spare, while the other feed streams on",
+    async (signal) => {
+      const crashing = recorder();
+      const other = recorder();
+      const crashingRunner = runner(crashing);
+      const otherRunner = runner(
+        other,
+        testConfig("http://127.0.0.1:9/whip", { feed: { id: "second-camera" } }),
+      );
+      await Promise.all([crashingRunner.start(), otherRunner.start()]);
+      await waitFor("a spare worker", () => pool.sparePid !== undefined);
+      const spare = pool.sparePid;
+      const otherBefore = other.packets.length;
+      process.kill(requiredPid(crashingRunner.workerPid), signal);
+      await waitFor("the restart", () => restarted(crashing));
+      expect(crashingRunner.workerPid).toBe(spare);
+      expect(crashing.failures.map((error) => error.message)).toEqual([`feed worker killed by ${signal}`]);
+      // The other feed neither stopped nor noticed.
+      expect(other.packets.length).toBeGreaterThan(otherBefore);
+      const count = crashing.packets.length;
+      const otherCount = other.packets.length;
+      await waitFor(
+        "both feeds streaming",
+        () => crashing.packets.length > count + 30 && other.packets.length > otherCount + 30,
+      );
+      expect(other.failures).toEqual([]);
+      expect(other.states).toEqual(["starting", "running"]);
+    },
+  );
+
+  it("keeps a spare ready: one that dies is replaced", async () => {
+    await waitFor("a spare worker", () => pool.sparePid !== undefined);
+    const spare = requiredPid(pool.sparePid);
+    process.kill(spare, "SIGKILL");
+    await waitFor("a new spare", () => pool.sparePid !== undefined && pool.sparePid !== spare);
+    expect(isAlive(pool.sparePid)).toBe(true);
+  });
+
+  it("restarts a worker that grows past its memory ceiling", async () => {
+    const events = recorder();
+    const feedRunner = runner(events, undefined, {
+      timings: { ...QUICK_TIMINGS, memoryLimitBytes: 20 * 1024 * 1024 },
+    });
+    await feedRunner.start();
+    const leakingPid = feedRunner.workerPid;
+    await waitFor("the restart", () => events.failures.length > 0 && events.newEncoderAt.length > 0, 10_000);
+    expect(events.failures[0]?.code).toBe("SPOKE_FEED_WORKER_LEAK");
+    expect(events.failures[0]?.message).toMatch(
+      /^feed room-camera: worker uses \d+ MB, over its 20 MB ceiling$/,
+    );
+    await waitFor("the leaking worker to be killed", () => !isAlive(leakingPid));
+  });
+
+  it("retries a feed whose device is gone, slowly once it keeps failing, and resumes when it is back", async () => {
+    const device = join(mkdtempSync(join(tmpdir(), "spoke-device-")), "video0");
+    writeFileSync(device, "");
+    const events = recorder();
+    const feedRunner = runner(events, undefined, {
+      deps: {
+        // The test picture stands for the camera; the file is the device node the worker checks for.
+        buildPipeline: (plan, ports) => ({ ...buildFeedPipeline(plan, ports), sourceDevice: device }),
+        restartPolicy: { baseMs: 200, maxMs: 1000, jitter: 0, slowAfterFailures: 3, slowEveryMs: 2000 },
+      },
+    });
+    await feedRunner.start();
+    // Unplugged: the worker dies and its restarts find no device.
+    rmSync(device);
+    process.kill(requiredPid(feedRunner.workerPid), "SIGKILL");
+    await waitFor("slow retries", () => feedRunner.snapshot().retryingSlowly === true);
+    expect(feedRunner.snapshot()).toMatchObject({
+      state: "restarting",
+      nextRetryInMs: 2000,
+      lastError: { code: "SPOKE_FEED_SOURCE_MISSING", message: `capture device ${device} does not exist` },
+    });
+    expect(events.failures.map((error) => error.code)).toEqual([
+      "SPOKE_FEED_WORKER_EXITED",
+      "SPOKE_FEED_SOURCE_MISSING",
+      "SPOKE_FEED_SOURCE_MISSING",
+    ]);
+    // Plugged back in: the next slow retry finds it.
+    writeFileSync(device, "");
+    await waitFor("the feed back", () => restarted(events), 10_000);
+    const count = events.packets.length;
+    await waitFor("video again", () => events.packets.length > count + 30);
+    expect(feedRunner.snapshot().retryingSlowly).toBeUndefined();
+    expect(feedRunner.snapshot().nextRetryInMs).toBeUndefined();
   });
 });

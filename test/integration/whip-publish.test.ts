@@ -48,9 +48,9 @@ async function agentFor(config: SpokeConfig, options: Partial<AgentOptions> = {}
   return agent;
 }
 
-/** This process's feed workers (the agent runs in the test process here). */
-function workerPids(): Promise<number[]> {
-  return childPids(process.pid, "feed-worker");
+/** This process's feed workers running a feed (the agent runs in the test process here), not the spare. */
+async function workerPids(agent: RunningAgent): Promise<number[]> {
+  return (await childPids(process.pid, "feed-worker")).filter((pid) => pid !== agent.spareWorkerPid);
 }
 
 describe("publishing over WHIP", () => {
@@ -120,7 +120,7 @@ describe("publishing over WHIP", () => {
     const agent = await agentFor(testConfig(hub.endpoint));
     agent.pressButton();
     await waitFor("frames", () => decoder.frames >= 10);
-    const workers = await workerPids();
+    const workers = await workerPids(agent);
     expect(workers).toHaveLength(1);
     agent.pressButton();
     await waitFor("idle", () => agent.session.report().state === "idle");
@@ -135,7 +135,7 @@ describe("publishing over WHIP", () => {
     const agent = await agentFor(testConfig(hub.endpoint));
     agent.pressButton();
     await waitFor("frames", () => decoder.frames >= 10);
-    const [worker] = await workerPids();
+    const [worker] = await workerPids(agent);
     process.kill(requiredPid(worker), "SIGKILL");
     await waitFor("a restart", () => agent.session.feedStatuses()[0]?.restarts === 1);
     await waitFor("running again", () => agent.session.feedStatuses()[0]?.state === "running");
@@ -151,7 +151,7 @@ describe("publishing over WHIP", () => {
     const agent = await agentFor(testConfig(hub.endpoint));
     agent.pressButton();
     await waitFor("live", () => agent.session.report().state === "live");
-    const workers = await workerPids();
+    const workers = await workerPids(agent);
     expect(workers).toHaveLength(1);
     const [session] = hub.sessions.values();
     await session?.pc.close();
@@ -172,7 +172,7 @@ describe("publishing over WHIP", () => {
       code: "SPOKE_WHIP_HTTP_ERROR",
       message: "WHIP endpoint answered 403 Forbidden: token expired for this room",
     });
-    expect(await workerPids()).toEqual([]);
+    expect(await workerPids(agent)).toEqual([]);
     agent.pressButton();
     expect(agent.session.report().state).toBe("starting");
   });

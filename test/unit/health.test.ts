@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
-import { consecutiveFailures, restartDelayMs, STABLE_RUN_MS } from "../../agent/core/feed-status.js";
+import {
+  consecutiveFailures,
+  DEFAULT_RESTART_POLICY,
+  restartPlan,
+  STABLE_RUN_MS,
+} from "../../agent/core/feed-status.js";
 import { buildHealthReport, overallHealth, sessionReport } from "../../agent/core/health.js";
 
 const system = {
@@ -67,8 +72,33 @@ describe("health model", () => {
     });
   });
 
-  it("backs feed restarts off from half a second, doubling, to at most ten seconds", () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map(restartDelayMs)).toEqual([500, 1000, 2000, 4000, 8000, 10000, 10000]);
+  const middle = () => 0.5;
+  const lowest = () => 0;
+  const highest = () => 0.999_999;
+
+  it.each<[string, () => number, number[]]>([
+    ["without jitter", middle, [0, 500, 1000, 2000, 30_000, 30_000, 30_000]],
+    ["at the low end of the jitter", lowest, [0, 400, 800, 1600, 24_000, 24_000, 24_000]],
+    ["at the high end of the jitter", highest, [0, 600, 1200, 2400, 36_000, 36_000, 36_000]],
+  ])(
+    "retries a crash at once, then backs off, then slowly after 5 in a row (%s)",
+    (_case, random, delays) => {
+      const plans = [1, 2, 3, 4, 5, 6, 7].map((attempt) => restartPlan(attempt, random));
+      expect(plans.map((plan) => plan.delayMs)).toEqual(delays);
+      expect(plans.map((plan) => plan.slowly)).toEqual([false, false, false, false, true, true, true]);
+    },
+  );
+
+  it("spreads each delay by the random source it is given, within the jitter", () => {
+    const draws = [0.1, 0.9];
+    const random = () => draws.shift() ?? 0.5;
+    expect([restartPlan(3, random).delayMs, restartPlan(3, random).delayMs]).toEqual([840, 1160]);
+  });
+
+  it("caps the exponential backoff when slow retries come later", () => {
+    const policy = { ...DEFAULT_RESTART_POLICY, jitter: 0, slowAfterFailures: 10 };
+    const delays = [6, 7, 9, 10].map((attempt) => restartPlan(attempt, middle, policy).delayMs);
+    expect(delays).toEqual([8000, 10_000, 10_000, 30_000]);
   });
 
   it.each<[number, number | undefined, number, string]>([

@@ -15,6 +15,7 @@ import {
   type StreamFacts,
 } from "../../core/h264-stream.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
+import { forkOnDemand } from "./worker-pool.js";
 
 const run = promisify(execFile);
 
@@ -32,7 +33,12 @@ export interface EncoderProbeOptions {
   candidates?: readonly EncoderId[];
 }
 
-const PROBE_TIMINGS: WorkerTimings = { startTimeoutMs: 6_000, stallTimeoutMs: 3_000, stopGraceMs: 1_000 };
+const PROBE_TIMINGS: WorkerTimings = {
+  startTimeoutMs: 6_000,
+  stallTimeoutMs: 3_000,
+  stopGraceMs: 1_000,
+  memoryLimitBytes: 400 * 1024 * 1024,
+};
 /** After the first packet, how long the stream has to show its parameter sets and a keyframe. */
 const STREAM_PROOF_MS = 3_000;
 const CACHE_FILE = "encoder-probe.json";
@@ -88,7 +94,7 @@ export async function elementExists(element: string): Promise<boolean> {
 }
 
 function testEncode(encoder: EncoderId, log: Logger): Promise<StreamFacts> {
-  const worker = new FeedWorkerProcess(`probe-${encoder}`, PROBE_TIMINGS, log);
+  const worker = new FeedWorkerProcess(`probe-${encoder}`, PROBE_TIMINGS, log, forkOnDemand);
   let facts = emptyStreamFacts();
   return new Promise<StreamFacts>((resolve, reject) => {
     let deadline: NodeJS.Timeout | undefined;

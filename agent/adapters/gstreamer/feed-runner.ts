@@ -2,7 +2,9 @@ import type { Logger } from "pino";
 import { ENCODERS } from "../../../pipelines/encoders.js";
 import {
   buildFeedPipeline,
+  type FeedPipeline,
   type FeedPlan,
+  type FeedPorts,
   MODE_NAME,
   modeCaps,
   type VideoSourcePlan,
@@ -10,15 +12,33 @@ import {
 import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
 import { type SpokeError, toSpokeError } from "../../core/errors.js";
 import { idleFeedStatus, type PlannedFeedSettings } from "../../core/feed-plan.js";
-import { consecutiveFailures, type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
+import {
+  consecutiveFailures,
+  DEFAULT_RESTART_POLICY,
+  type FeedStatus,
+  type RestartPolicy,
+  restartPlan,
+} from "../../core/feed-status.js";
 import { keyframeDelayMs } from "../../core/keyframe-pacing.js";
 import { clamp, type Mode } from "../../core/profiles.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
 import type { SourceResolver } from "./source-resolver.js";
+import type { WorkerSource } from "./worker-pool.js";
+
+export interface FeedRunnerDeps {
+  /** Where workers come from: the agent's pool with its spare. */
+  workers: WorkerSource;
+  /** [0, 1), for the backoff's jitter. */
+  random?: () => number;
+  restartPolicy?: RestartPolicy;
+  /** Builds the worker's pipeline; tests swap in a source they control. */
+  buildPipeline?: (plan: FeedPlan, ports: FeedPorts) => FeedPipeline;
+}
 
 /**
  * Keeps one feed's worker running for the length of a session: the first start must succeed (or the
- * session start fails); after that a dead or stalled worker is reported and restarted with backoff.
+ * session start fails); after that a dead, stalled or leaking worker is reported and restarted, at once
+ * the first time (from the pool's spare), then with jittered backoff, then slowly (see `restartPlan`).
  */
 export class FeedRunner implements MediaFeed {
   private worker: FeedWorkerProcess | undefined;
@@ -40,6 +60,7 @@ export class FeedRunner implements MediaFeed {
     private readonly timings: WorkerTimings,
     private readonly events: MediaFeedEvents,
     private readonly log: Logger,
+    private readonly deps: FeedRunnerDeps,
   ) {
     this.status = idleFeedStatus(settings);
     this.bitrateKbps = settings.profile.bitrateKbps;
@@ -174,9 +195,10 @@ export class FeedRunner implements MediaFeed {
   private async launch(replacement = false): Promise<void> {
     let announceNewEncoder = replacement;
     const plan = await this.plan();
-    const worker = new FeedWorkerProcess(this.settings.feed.id, this.timings, this.log);
+    const worker = new FeedWorkerProcess(this.settings.feed.id, this.timings, this.log, this.deps.workers);
     this.worker = worker;
-    await worker.start((port) => buildFeedPipeline(plan, { video: port }), {
+    const build = this.deps.buildPipeline ?? buildFeedPipeline;
+    await worker.start((port) => build(plan, { video: port }), {
       onRtp: (packet) => {
         if (announceNewEncoder) {
           announceNewEncoder = false;
@@ -198,6 +220,8 @@ export class FeedRunner implements MediaFeed {
     }
     this.log.info({ pid: worker.pid }, "feed worker running");
     this.runningSince = Date.now();
+    delete this.status.retryingSlowly;
+    delete this.status.nextRetryInMs;
     this.setState("running");
   }
 
@@ -211,8 +235,18 @@ export class FeedRunner implements MediaFeed {
     delete this.status.workerCpuPercent;
     delete this.status.workerMemoryBytes;
     this.status.restarts += 1;
-    const delay = restartDelayMs(this.failuresInARow);
-    this.log.warn({ error: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");
+    const plan = restartPlan(
+      this.failuresInARow,
+      this.deps.random ?? Math.random,
+      this.deps.restartPolicy ?? DEFAULT_RESTART_POLICY,
+    );
+    const delay = plan.delayMs;
+    this.status.retryingSlowly = plan.slowly;
+    this.status.nextRetryInMs = delay;
+    this.log.warn(
+      { error: error.toInfo(), failuresInARow: this.failuresInARow, retryInMs: delay, slowly: plan.slowly },
+      "feed worker failed; restarting",
+    );
     this.setState("restarting");
     this.events.onFailure(error);
     this.restartTimer = setTimeout(() => this.restart(), delay);

@@ -1,10 +1,10 @@
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Logger } from "pino";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
 import type { FeedPipeline } from "../../../pipelines/feed-pipeline.js";
 import { type ErrorInfo, SpokeError } from "../../core/errors.js";
-import { workerEntry } from "./worker-entry.js";
+import type { WorkerSource } from "./worker-pool.js";
 import type { FromWorker, ToWorker, WorkerStats } from "./worker-protocol.js";
 
 export interface WorkerTimings {
@@ -14,12 +14,18 @@ export interface WorkerTimings {
   stallTimeoutMs: number;
   /** How long a worker gets to exit after `stop` before SIGKILL. */
   stopGraceMs: number;
+  /**
+   * A worker whose reported resident memory exceeds this is leaking (a driver or encoder): it is killed
+   * and restarted before it starves the agent and the other feeds. A 720p x264 worker uses about 90 MB.
+   */
+  memoryLimitBytes: number;
 }
 
 export const DEFAULT_WORKER_TIMINGS: WorkerTimings = {
   startTimeoutMs: 10_000,
   stallTimeoutMs: 3_000,
   stopGraceMs: 2_000,
+  memoryLimitBytes: 400 * 1024 * 1024,
 };
 
 export type SetOutcome = { ok: true } | { ok: false; detail: string };
@@ -50,13 +56,14 @@ export class FeedWorkerProcess {
     private readonly feedId: string,
     private readonly timings: WorkerTimings,
     private readonly log: Logger,
+    private readonly workers: WorkerSource,
   ) {}
 
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
-  /** Forks the worker and resolves once its first RTP packet arrives. */
+  /** Takes a worker (the spare, or a fresh fork) and resolves once its first RTP packet arrives. */
   async start(buildPipeline: (rtpPort: number) => FeedPipeline, handlers: WorkerHandlers): Promise<void> {
     const socket = createSocket("udp4");
     this.socket = socket;
@@ -88,8 +95,11 @@ export class FeedWorkerProcess {
     this.child?.on("exit", (code, signal) => this.failed(handlers, exitError(code, signal)));
     this.child?.on("message", (message: FromWorker) => {
       if (message.type === "error") this.failed(handlers, fromInfo(message.error));
-      if (message.type === "stats")
+      if (message.type === "stats") {
         handlers.onStats({ cpuPercent: message.cpuPercent, memoryBytes: message.memoryBytes });
+        if (message.memoryBytes > this.timings.memoryLimitBytes)
+          this.failed(handlers, this.leakError(message));
+      }
     });
     this.armWatchdog(handlers);
   }
@@ -148,12 +158,7 @@ export class FeedWorkerProcess {
   }
 
   private startChild(pipeline: FeedPipeline, reject: (error: SpokeError) => void): void {
-    const entry = workerEntry();
-    const child = fork(entry.modulePath, [this.feedId], {
-      execArgv: entry.execArgv,
-      stdio: ["ignore", "inherit", "pipe", "ipc"],
-      serialization: "json",
-    });
+    const child = this.workers.take();
     this.child = child;
     this.exited = new Promise((resolve) => {
       child.once("exit", () => resolve());
@@ -208,6 +213,15 @@ export class FeedWorkerProcess {
 
   private sendToWorker(message: ToWorker): void {
     if (this.child?.connected) this.child.send(message);
+  }
+
+  private leakError(stats: WorkerStats): SpokeError {
+    const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+    return new SpokeError(
+      "SPOKE_FEED_WORKER_LEAK",
+      `feed ${this.feedId}: worker uses ${mb(stats.memoryBytes)} MB, over its ${mb(this.timings.memoryLimitBytes)} MB ceiling`,
+      { context: { memoryBytes: stats.memoryBytes, limitBytes: this.timings.memoryLimitBytes } },
+    );
   }
 
   private startError(code: "SPOKE_FEED_START_TIMEOUT", what: string): SpokeError {

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
 import { ENCODER_NAME, PAYLOADER_NAME } from "../../../pipelines/feed-pipeline.js";
+import { busErrorCode, busErrorReason } from "../../core/bus-errors.js";
 import type { ErrorInfo } from "../../core/errors.js";
 import type { FromWorker, ToWorker } from "./worker-protocol.js";
 
@@ -39,7 +40,14 @@ function fail(error: ErrorInfo, exitCode: number): void {
 function onBusMessage(message: Record<string, unknown>): void {
   if (message.type === "error") {
     const element = String(message._src_element_name ?? "pipeline");
-    fail({ code: "SPOKE_FEED_PIPELINE_ERROR", message: `${element}: ${String(message.message)}` }, 3);
+    const text = String(message.message);
+    const debug = typeof message.debug === "string" ? message.debug : undefined;
+    const reason = busErrorReason(debug);
+    const described = `${element}: ${text}${reason ? ` (${reason})` : ""}`;
+    const code = busErrorCode(
+      debug === undefined ? { element, message: text } : { element, message: text, debug },
+    );
+    fail({ code, message: described }, 3);
   } else if (message.type === "eos") {
     send({ type: "eos" });
   } else if (message.type === "state-changed" && message._src_element_name === "pipeline0") {
@@ -99,8 +107,10 @@ function reportStats(): void {
 }
 
 function main(): void {
-  // Loaded here, not at import time, so that importing this module has no side effects.
+  // Loaded here, not at import time, so that importing this module has no side effects. Loaded before
+  // any `start`, so that a spare worker waiting for a feed has paid for it already.
   const gst = createRequire(import.meta.url)("gstreamer-superficial") as GstModule;
+  send({ type: "ready" });
   let pipeline: GstPipeline | undefined;
   const stop = (): void => {
     pipeline?.stop();

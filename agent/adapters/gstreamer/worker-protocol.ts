@@ -18,6 +18,8 @@ export interface WorkerStats {
 }
 
 export type FromWorker =
+  /** GStreamer is loaded: the worker waits, with no pipeline and no device open, for its `start`. */
+  | { type: "ready" }
   | { type: "playing" }
   | ({ type: "stats" } & WorkerStats)
   | { type: "error"; error: ErrorInfo }
