@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { ControlServer } from "./adapters/control/control-server.js";
+import { ByIdWatcher } from "./adapters/devices/by-id-watcher.js";
 import { SystemSourceResolver } from "./adapters/devices/system-source-resolver.js";
 import { watchGpioButton } from "./adapters/gpio/onoff-button.js";
 import { FeedRunner } from "./adapters/gstreamer/feed-runner.js";
@@ -77,10 +78,15 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     log.child({ module: "control" }),
   );
 
+  // Hotplug: udev's by-id links come and go with the devices; a feed waiting for its device retries.
+  const devices = new ByIdWatcher();
+  devices.onChange(() => session.devicesChanged());
+
   let releaseButton: () => void = () => undefined;
   // One teardown path, also for a start that fails half-way: every step is safe on a part not started.
   const stop = async (): Promise<void> => {
     releaseButton();
+    devices.close();
     await control.stop();
     await session.shutdown();
     await workers.stop();

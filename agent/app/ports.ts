@@ -18,12 +18,17 @@ export interface MediaFeedEvents {
   onNewEncoder(): void;
 }
 
+/** How a feed's first start ended: its worker runs, or it waits for its capture device to be plugged in. */
+export type FeedStart = "running" | "waiting";
+
 export interface MediaFeed {
-  start(): Promise<void>;
+  start(): Promise<FeedStart>;
   stop(): Promise<void>;
   requestKeyframe(): void;
   /** The encoder's target bitrate, kept within the feed's floor and ceiling. */
   setBitrate(kbps: number): void;
+  /** Capture devices changed: a feed waiting to retry its source tries again now. */
+  retryNow(): void;
   /** A step of the feed's degradation ladder (0: full), applied without ending the session. */
   setStep(index: number): Promise<void>;
   snapshot(): FeedStatus;

@@ -5,7 +5,7 @@ import { idleFeedStatus, type PlannedFeedSettings } from "../core/feed-plan.js";
 import type { FeedStatus } from "../core/feed-status.js";
 import { type SessionReport, sessionReport } from "../core/health.js";
 import { type SessionInput, type SessionState, transition } from "../core/session-machine.js";
-import type { MediaFeed, MediaFeedFactory, Publisher, PublisherFactory } from "./ports.js";
+import type { FeedStart, MediaFeed, MediaFeedFactory, Publisher, PublisherFactory } from "./ports.js";
 
 export interface SessionObserver {
   sessionChanged(report: SessionReport): void;
@@ -17,7 +17,14 @@ export interface SessionObserver {
 interface Publication {
   feed: MediaFeed;
   publisher: Publisher;
+  /** The feed waited for its device at the start: its WHIP session is made when the feed runs. */
+  connectWhenRunning: boolean;
 }
+
+const NO_SOURCE: ErrorInfo = {
+  code: "SPOKE_FEED_SOURCE_MISSING",
+  message: "no capture device is plugged in",
+};
 
 /**
  * Runs the session state machine and executes its effects. A session has exactly one teardown path
@@ -65,6 +72,20 @@ export class SessionController {
     return true;
   }
 
+  /**
+   * A running session's feed, for what steers it while live (bitrate, degradation steps); undefined
+   * outside a session.
+   */
+  mediaFeed(feedId: string): MediaFeed | undefined {
+    const index = this.feeds.findIndex((settings) => settings.feed.id === feedId);
+    return index < 0 ? undefined : this.publications[index]?.feed;
+  }
+
+  /** A capture device was plugged in or out: feeds waiting for theirs try again at once. */
+  devicesChanged(): void {
+    for (const publication of this.publications) publication.feed.retryNow();
+  }
+
   /** Stops any session and waits until its media is released (agent shutdown). */
   async shutdown(): Promise<void> {
     this.dispatch({ type: "stopRequested" });
@@ -77,8 +98,15 @@ export class SessionController {
     this.publications = this.feeds.map((feed) => this.createPublication(feed, sessionLog));
     const current = this.publications;
     Promise.all(current.map((publication) => this.startPublication(publication))).then(
-      () => {
-        if (this.publications === current) this.dispatch({ type: "published" });
+      (starts) => {
+        if (this.publications !== current) return;
+        // Nothing to publish when every feed waits for its device: say so instead of a silent session.
+        if (starts.every((start) => start === "waiting")) {
+          const error = current[0]?.feed.snapshot().lastError;
+          this.dispatch({ type: "publishFailed", error: error ?? NO_SOURCE });
+          return;
+        }
+        this.dispatch({ type: "published" });
       },
       (error: unknown) => {
         if (this.publications === current)
@@ -91,11 +119,16 @@ export class SessionController {
   private createPublication(settings: PlannedFeedSettings, log: Logger): Publication {
     const feed = settings.feed;
     let publisher: Publisher | undefined;
+    let publication: Publication | undefined;
     const mediaFeed = this.createFeed(
       settings,
       {
         onPacket: (packet) => publisher?.writeRtp(packet),
-        onStateChange: (status) => this.observer.feedChanged(status),
+        onStateChange: (status) => {
+          this.observer.feedChanged(status);
+          if (status.state === "running" && publication?.connectWhenRunning)
+            this.connectLate(publication, log);
+        },
         onFailure: (error) => this.observer.feedFailed(feed.id, error.toInfo()),
         onNewEncoder: () => publisher?.markDiscontinuity(),
       },
@@ -112,14 +145,36 @@ export class SessionController {
       },
       log.child({ module: "webrtc", feed: feed.id }),
     );
-    return { feed: mediaFeed, publisher };
+    publication = { feed: mediaFeed, publisher, connectWhenRunning: false };
+    return publication;
   }
 
-  private async startPublication({ feed, publisher }: Publication): Promise<void> {
-    await feed.start();
+  private async startPublication(publication: Publication): Promise<FeedStart> {
+    const start = await publication.feed.start();
+    if (start === "waiting") {
+      publication.connectWhenRunning = true;
+      return start;
+    }
+    await this.connect(publication);
+    return start;
+  }
+
+  private async connect({ feed, publisher }: Publication): Promise<void> {
     await publisher.connect();
     // The hub needs a keyframe to show anything; do not wait for the next periodic one.
     feed.requestKeyframe();
+  }
+
+  /** A feed whose device was plugged in during the session: publish it now. */
+  private connectLate(publication: Publication, log: Logger): void {
+    publication.connectWhenRunning = false;
+    if (!this.publications.includes(publication)) return;
+    this.connect(publication).catch((error: unknown) => {
+      if (!this.publications.includes(publication)) return;
+      const failure = toSpokeError(error).toInfo();
+      log.warn({ error: failure }, "could not publish the feed whose device came back");
+      this.dispatch({ type: "connectionLost", error: failure });
+    });
   }
 
   private teardown(): void {

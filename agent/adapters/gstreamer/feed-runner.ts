@@ -9,7 +9,7 @@ import {
   modeCaps,
   type VideoSourcePlan,
 } from "../../../pipelines/feed-pipeline.js";
-import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
+import type { FeedStart, MediaFeed, MediaFeedEvents } from "../../app/ports.js";
 import { type SpokeError, toSpokeError } from "../../core/errors.js";
 import { idleFeedStatus, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import {
@@ -74,9 +74,22 @@ export class FeedRunner implements MediaFeed {
     return this.worker?.pid;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Resolves once the worker runs, or once the first start finds the capture device missing: the feed
+   * then waits for it (retrying, and at once when devices change) and comes up when it is plugged in.
+   * Any other first-start failure rejects.
+   */
+  async start(): Promise<FeedStart> {
     this.setState("starting");
-    await this.launch();
+    try {
+      await this.launch();
+      return "running";
+    } catch (error) {
+      const failure = toSpokeError(error);
+      if (this.stopped || failure.code !== "SPOKE_FEED_SOURCE_MISSING") throw failure;
+      this.onWorkerFailure(failure);
+      return "waiting";
+    }
   }
 
   /** Asks the encoder for a keyframe, paced: a burst of requests forces one now and at most one later. */
@@ -249,7 +262,22 @@ export class FeedRunner implements MediaFeed {
     );
     this.setState("restarting");
     this.events.onFailure(error);
-    this.restartTimer = setTimeout(() => this.restart(), delay);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restart();
+    }, delay);
+  }
+
+  /**
+   * A capture device came or went: a feed waiting to retry (an unplugged camera, in slow retries) tries
+   * again now instead of at its next retry, so plugging the device back is all it takes.
+   */
+  retryNow(): void {
+    if (this.stopped || this.restartTimer === undefined) return;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.log.info("capture devices changed; retrying the feed now");
+    this.restart();
   }
 
   private restart(): void {
