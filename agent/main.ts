@@ -13,7 +13,7 @@ import { FleetReporter } from "./app/fleet-reporter.js";
 import { SessionController } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
 import { SpokeError } from "./core/errors.js";
-import type { FeedPlanning, MediaEnvironment } from "./core/feed-plan.js";
+import { type FeedPlanning, type MediaEnvironment, mediaSummary } from "./core/feed-plan.js";
 import { sessionInputFor } from "./core/session-commands.js";
 import { planMediaFor } from "./media-setup.js";
 import { agentVersion } from "./version.js";
@@ -55,6 +55,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
       agentVersion: version,
       healthIntervalMs: config.mqtt.healthIntervalSeconds * 1000,
       startedAt: new Date(),
+      media: mediaSummary(media.capacity),
     },
     log.child({ module: "fleet" }),
   );

@@ -18,6 +18,8 @@ export { ENCODER_NAME } from "./encoders.js";
 export const PAYLOADER_NAME = "pay";
 /** The capsfilter that fixes the encoded size and frame rate: a degradation step changes its caps. */
 export const MODE_NAME = "mode";
+/** The frame-rate stage, whose counters give frames in, out and dropped. */
+export const RATE_NAME = "rate";
 /** The audio level meter whose bus messages say whether sound flows. */
 export const LEVEL_NAME = "level";
 
@@ -96,7 +98,7 @@ export function videoChain(plan: FeedPlan, port: number): Chain {
   return [
     ...sourceNodes(plan.source, plan.fullMode),
     // Frame rate first, in system memory, where dropping a frame costs nothing.
-    element("videorate", { "drop-only": true }),
+    element("videorate", { "drop-only": true }, RATE_NAME),
     ...encoder.scaler(),
     element("capsfilter", { caps: modeCaps(plan.encoder, plan.mode) }, MODE_NAME),
     ...encoder.encoder({

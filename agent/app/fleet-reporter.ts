@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ErrorInfo } from "../core/errors.js";
 import type { FeedStatus } from "../core/feed-status.js";
-import { buildHealthReport, type SessionReport } from "../core/health.js";
+import { buildHealthReport, type MediaSummary, type SessionReport } from "../core/health.js";
 import type { FleetPublish } from "../core/topics.js";
 import type { SystemProbe } from "./ports.js";
 import type { SessionObserver } from "./session-controller.js";
@@ -15,6 +15,7 @@ export interface FleetReporterOptions {
   agentVersion: string;
   healthIntervalMs: number;
   startedAt: Date;
+  media?: MediaSummary;
 }
 
 /** Turns session and feed changes into fleet messages, and publishes health on an interval and on change. */
@@ -79,6 +80,7 @@ export class FleetReporter implements SessionObserver {
           system,
           session: this.readSession() ?? session,
           feeds: this.readFeeds(),
+          ...(this.options.media ? { media: this.options.media } : {}),
         });
         this.sink.publish({ topic: "health", payload: report, retain: true });
       },

@@ -5,6 +5,7 @@ import type { FeedConfig } from "../config/schema.js";
 import { type CapacityPlan, type PlanRequest, planCapacity } from "./capacity.js";
 import { type Platform, type ProbeResult, usableEncoders } from "./encoder-choice.js";
 import type { FeedStatus } from "./feed-status.js";
+import type { MediaSummary } from "./health.js";
 import { type FeedProfile, feedProfile, type Mode, type SourceLimits, wantedMode } from "./profiles.js";
 
 /**
@@ -122,4 +123,16 @@ export function idleFeedStatus(settings: PlannedFeedSettings): FeedStatus {
   };
   if (settings.lowered) status.lowered = settings.lowered;
   return status;
+}
+
+/** The plan in health: platform and encoder load, so a fleet operator sees a box near its limit. */
+export function mediaSummary(capacity: CapacityPlan): MediaSummary {
+  const percent = (load: { usedMbPerSecond: number; capacityMbPerSecond: number }) =>
+    Math.round((load.usedMbPerSecond / load.capacityMbPerSecond) * 100);
+  return {
+    platform: capacity.platform,
+    hardwareEncoderLoadPercent: capacity.hardware.capacityMbPerSecond > 0 ? percent(capacity.hardware) : null,
+    softwareEncoderLoadPercent: percent(capacity.software),
+    warnings: capacity.warnings,
+  };
 }

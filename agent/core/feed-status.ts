@@ -29,6 +29,11 @@ export interface FeedStatus {
   bitrateKbps: number;
   /** Why the capacity plan gave less than the feed wanted. */
   lowered?: string;
+  /** Frames per second from the source and into the encoder, over the last stats interval. */
+  framerateIn?: number;
+  framerateOut?: number;
+  /** Frames dropped to hold the mode's frame rate, this session. */
+  droppedFrames?: number;
   /** The capture device opened and the format taken from it (V4L2 sources). */
   source?: { device: string; format: string };
   /** Worker restarts since the session started. */

@@ -20,6 +20,15 @@ export interface SessionReport {
   error?: ErrorInfo;
 }
 
+/** What the box can encode and how much of it the plan uses: the capacity plan at a glance. */
+export interface MediaSummary {
+  platform: string;
+  /** Share of the hardware encoder the feeds' full modes take; null on a box without one. */
+  hardwareEncoderLoadPercent: number | null;
+  softwareEncoderLoadPercent: number;
+  warnings: string[];
+}
+
 /** Payload of `spoke/v1/<deviceId>/health`. Contains no patient data: only machine and media figures. */
 export interface HealthReport {
   deviceId: string;
@@ -30,6 +39,7 @@ export interface HealthReport {
   system: SystemSnapshot;
   session: SessionReport;
   feeds: FeedStatus[];
+  media?: MediaSummary;
 }
 
 export interface HealthInputs {
@@ -40,6 +50,7 @@ export interface HealthInputs {
   system: SystemSnapshot;
   session: SessionReport;
   feeds: FeedStatus[];
+  media?: MediaSummary;
 }
 
 export function sessionReport(state: SessionState, since: Date): SessionReport {
@@ -66,5 +77,6 @@ export function buildHealthReport(inputs: HealthInputs): HealthReport {
     system: inputs.system,
     session: inputs.session,
     feeds: inputs.feeds,
+    ...(inputs.media ? { media: inputs.media } : {}),
   };
 }

@@ -182,6 +182,19 @@ describe("fleet reporting over MQTT (real Mosquitto, agent as its own process)",
       expect(system.cpuLoadPercent).toBeGreaterThanOrEqual(0);
       expect(system.osUptimeSeconds).toBeGreaterThan(0);
       expect(health.feeds.map((feed) => [feed.id, feed.state])).toEqual([["room-camera", "stopped"]]);
+      // Which encoder and mode each feed will use, and how loaded the box's encoders are, before any session.
+      expect(health.feeds[0]).toMatchObject({
+        role: "camera",
+        encoder: "x264enc",
+        hardwareEncoder: false,
+        mode: { width: 640, height: 360, framerate: 30 },
+        step: 0,
+      });
+      expect((health as unknown as { media: unknown }).media).toMatchObject({
+        platform: "generic",
+        softwareEncoderLoadPercent: expect.any(Number),
+        warnings: [],
+      });
       expect(fleet.latest("session")).toMatchObject({ state: "idle" });
 
       // A dashboard that connects later still gets the latest state: status, health and session are retained.

@@ -89,6 +89,14 @@ describe("degradation steps at run time", () => {
     expect({ width: decoder.width, height: decoder.height }).toEqual({ width: 640, height: 360 });
     expect(hub.requests.filter((request) => request.method === "POST")).toHaveLength(1);
     expect(mediaFeed.snapshot()).toMatchObject({ step: 1, mode: { width: 640, height: 360, framerate: 20 } });
+    // Health tells the same: 30 fps from the source, 20 into the encoder, the rest dropped on purpose.
+    const near = (value: number | undefined, target: number) =>
+      value !== undefined && Math.abs(value - target) <= 2;
+    await waitFor("frame rates in health", () => {
+      const status = mediaFeed.snapshot();
+      return near(status.framerateIn, 30) && near(status.framerateOut, 20);
+    });
+    expect(mediaFeed.snapshot().droppedFrames).toBeGreaterThan(0);
   });
 
   it("keeps a bitrate asked of the encoder within the feed's floor and ceiling", async () => {

@@ -43,7 +43,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
       "videotestsrc is-live=true pattern=smpte",
       "video/x-raw,width=1280,height=720,framerate=30/1",
       'clockoverlay halignment=right valignment=bottom time-format="%H:%M:%S" font-desc="Sans 24"',
-      "videorate drop-only=true",
+      "videorate name=rate drop-only=true",
       "videoscale",
       "videoconvert",
       // I420 right before x264enc, or it emits High 4:4:4, which browsers refuse.
@@ -63,7 +63,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
       "image/jpeg,width=1920,height=1080,framerate=30/1",
       "jpegparse",
       "v4l2jpegdec",
-      "videorate drop-only=true",
+      "videorate name=rate drop-only=true",
       "v4l2convert",
       'capsfilter name=mode caps="video/x-raw,format=(string)I420,width=1920,height=1080,framerate=30/1"',
       'v4l2h264enc name=enc extra-controls="controls,video_bitrate_mode=1,video_bitrate=1500000,h264_i_frame_period=60,repeat_sequence_header=1"',
@@ -76,7 +76,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
   it("Intel VA: vapostproc scales into VA memory, vah264enc in CBR without B-frames, Main profile", () => {
     const chain = elements(plan({ encoder: "vah264enc" }));
     expect(chain.slice(3, 9)).toEqual([
-      "videorate drop-only=true",
+      "videorate name=rate drop-only=true",
       "vapostproc",
       'capsfilter name=mode caps="video/x-raw(memory:VAMemory),format=(string)NV12,width=1280,height=720,framerate=30/1"',
       "vah264enc name=enc rate-control=cbr bitrate=1500 key-int-max=60 b-frames=0",
@@ -113,7 +113,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
     ],
   ] as const)("%s: its own scaler in front, its own rate control", (encoder, scaler, encoderElement) => {
     const chain = elements(plan({ encoder }));
-    const rate = chain.indexOf("videorate drop-only=true");
+    const rate = chain.indexOf("videorate name=rate drop-only=true");
     expect(chain.slice(rate + 1, rate + 1 + scaler.length)).toEqual(scaler);
     expect(chain[rate + 1 + scaler.length]).toMatch(/^capsfilter name=mode caps=/);
     expect(chain[rate + 2 + scaler.length]).toBe(encoderElement);
@@ -127,7 +127,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
     expect(elements(plan({ source: raw })).slice(0, 3)).toEqual([
       "v4l2src device=/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_ABCD1234-video-index0 io-mode=mmap",
       "video/x-raw,format=(string)YUY2,width=640,height=480,framerate=30/1",
-      "videorate drop-only=true",
+      "videorate name=rate drop-only=true",
     ]);
   });
 

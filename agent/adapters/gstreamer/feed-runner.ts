@@ -24,6 +24,7 @@ import { clamp, type Mode } from "../../core/profiles.js";
 import { FeedWorkerProcess, type WorkerTimings } from "./feed-worker-process.js";
 import type { SourceResolver } from "./source-resolver.js";
 import type { WorkerSource } from "./worker-pool.js";
+import type { FrameCounts, WorkerStats } from "./worker-protocol.js";
 
 export interface FeedRunnerDeps {
   /** Where workers come from: the agent's pool with its spare. */
@@ -51,6 +52,10 @@ export class FeedRunner implements MediaFeed {
   private readonly status: FeedStatus;
   /** The encoder's current target; a restarted worker starts at it, not at the configured one. */
   private bitrateKbps: number;
+  /** The last frame counts a worker reported, for rates; a new worker counts from zero again. */
+  private lastFrames: { at: number; counts: FrameCounts } | undefined;
+  /** Frames dropped by earlier workers of this session. */
+  private droppedBefore = 0;
   /** The degradation step the feed is on (0: its full mode); a restarted worker starts there too. */
   private step = 0;
 
@@ -176,6 +181,24 @@ export class FeedRunner implements MediaFeed {
     );
   }
 
+  /** The worker's figures into the feed's status: its cost, and frame rates in and out over the interval. */
+  private takeStats(stats: WorkerStats): void {
+    this.status.workerCpuPercent = stats.cpuPercent;
+    this.status.workerMemoryBytes = stats.memoryBytes;
+    const now = Date.now();
+    const previous = this.lastFrames;
+    if (stats.frames) {
+      this.lastFrames = { at: now, counts: stats.frames };
+      this.status.droppedFrames = this.droppedBefore + stats.frames.dropped;
+      if (previous && now > previous.at) {
+        const perSecond = (count: number, before: number) =>
+          Math.round(((count - before) * 10_000) / (now - previous.at)) / 10;
+        this.status.framerateIn = perSecond(stats.frames.in, previous.counts.in);
+        this.status.framerateOut = perSecond(stats.frames.out, previous.counts.out);
+      }
+    }
+  }
+
   /** What the worker runs now: the resolved source at the current step and bitrate. */
   private async plan(): Promise<FeedPlan> {
     const { feed, encoder, profile } = this.settings;
@@ -222,10 +245,7 @@ export class FeedRunner implements MediaFeed {
         this.events.onPacket(packet);
       },
       onFailure: (error) => this.onWorkerFailure(error),
-      onStats: (stats) => {
-        this.status.workerCpuPercent = stats.cpuPercent;
-        this.status.workerMemoryBytes = stats.memoryBytes;
-      },
+      onStats: (stats) => this.takeStats(stats),
     });
     if (this.stopped) {
       await worker.stop();
@@ -247,6 +267,10 @@ export class FeedRunner implements MediaFeed {
     this.status.lastError = error.toInfo();
     delete this.status.workerCpuPercent;
     delete this.status.workerMemoryBytes;
+    delete this.status.framerateIn;
+    delete this.status.framerateOut;
+    this.droppedBefore = this.status.droppedFrames ?? 0;
+    this.lastFrames = undefined;
     this.status.restarts += 1;
     const plan = restartPlan(
       this.failuresInARow,

@@ -96,7 +96,8 @@ export class FeedWorkerProcess {
     this.child?.on("message", (message: FromWorker) => {
       if (message.type === "error") this.failed(handlers, fromInfo(message.error));
       if (message.type === "stats") {
-        handlers.onStats({ cpuPercent: message.cpuPercent, memoryBytes: message.memoryBytes });
+        const { type: _type, ...stats } = message;
+        handlers.onStats(stats);
         if (message.memoryBytes > this.timings.memoryLimitBytes)
           this.failed(handlers, this.leakError(message));
       }
@@ -106,10 +107,6 @@ export class FeedWorkerProcess {
 
   requestKeyframe(): void {
     this.sendToWorker({ type: "keyframe" });
-  }
-
-  setBitrate(kbps: number): void {
-    this.sendToWorker({ type: "bitrate", kbps });
   }
 
   /**

@@ -7,10 +7,10 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
-import { ENCODER_NAME, PAYLOADER_NAME } from "../../../pipelines/feed-pipeline.js";
+import { PAYLOADER_NAME, RATE_NAME } from "../../../pipelines/feed-pipeline.js";
 import { busErrorCode, busErrorReason } from "../../core/bus-errors.js";
 import type { ErrorInfo } from "../../core/errors.js";
-import type { FromWorker, ToWorker } from "./worker-protocol.js";
+import type { FrameCounts, FromWorker, ToWorker } from "./worker-protocol.js";
 
 interface GstElement {
   [property: string]: unknown;
@@ -92,7 +92,17 @@ function applyChanges(pipeline: GstPipeline | undefined, changes: PropertyChange
 const STATS_INTERVAL_MS = 2000;
 
 /** Reports this process's CPU (% of one core) and resident memory every couple of seconds. */
-function reportStats(): void {
+/** videorate's running counts: frames from the source, frames to the encoder, frames it dropped. */
+function frameCounts(pipeline: GstPipeline): FrameCounts | undefined {
+  const rate = pipeline.findChild(RATE_NAME);
+  if (!rate) return undefined;
+  const count = (property: string) => Number(rate[property] ?? 0);
+  const frames = { in: count("in"), out: count("out") };
+  // In drop-only mode videorate does not count its drops: they are what went in and did not come out.
+  return { ...frames, dropped: Math.max(0, frames.in - frames.out) };
+}
+
+function reportStats(pipeline: GstPipeline): void {
   let last = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
   setInterval(() => {
@@ -102,7 +112,9 @@ function reportStats(): void {
     last = process.cpuUsage();
     lastAt = now;
     const cpuPercent = Math.round(((used.user + used.system) / elapsedMicros) * 1000) / 10;
-    send({ type: "stats", cpuPercent, memoryBytes: process.memoryUsage.rss() });
+    const frames = frameCounts(pipeline);
+    const stats: FromWorker = { type: "stats", cpuPercent, memoryBytes: process.memoryUsage.rss() };
+    send(frames ? { ...stats, frames } : stats);
   }, STATS_INTERVAL_MS);
 }
 
@@ -125,16 +137,11 @@ function main(): void {
       case "start":
         if (pipeline) break;
         pipeline = start(gst, message.launch, message.sourceDevice);
-        if (pipeline) reportStats();
+        if (pipeline) reportStats(pipeline);
         break;
       case "keyframe":
         pipeline?.forceKeyUnit(PAYLOADER_NAME, 1);
         break;
-      case "bitrate": {
-        const encoder = pipeline?.findChild(ENCODER_NAME);
-        if (encoder) encoder.bitrate = message.kbps;
-        break;
-      }
       case "set":
         send({ type: "set-result", id: message.id, ...applyChanges(pipeline, message.changes) });
         break;

@@ -6,7 +6,6 @@ import type { ErrorInfo } from "../../core/errors.js";
 export type ToWorker =
   | { type: "start"; launch: string; sourceDevice?: string }
   | { type: "keyframe" }
-  | { type: "bitrate"; kbps: number }
   /** Sets properties on named elements of the running pipeline; answered by `set-result`. */
   | { type: "set"; id: number; changes: PropertyChange[] }
   | { type: "stop" };
@@ -15,6 +14,14 @@ export type ToWorker =
 export interface WorkerStats {
   cpuPercent: number;
   memoryBytes: number;
+  /** Frame counts since the pipeline started, where it has a frame-rate stage. */
+  frames?: FrameCounts;
+}
+
+export interface FrameCounts {
+  in: number;
+  out: number;
+  dropped: number;
 }
 
 export type FromWorker =
