@@ -7,13 +7,16 @@ import type { SystemSnapshot } from "../core/health.js";
 /** The edges the application talks to; adapters implement them, tests may swap them. */
 
 export interface MediaFeedEvents {
+  /** The feed's H.264 RTP. */
   onPacket(packet: Buffer): void;
+  /** The feed's Opus RTP (feeds with a microphone). */
+  onAudioPacket(packet: Buffer): void;
   onStateChange(status: FeedStatus): void;
   /** A running feed failed; it is being restarted. */
   onFailure(error: SpokeError): void;
   /**
-   * The next packet comes from a new encoder (a worker restarted after a failure), whose RTP sequence
-   * and timestamps start afresh. Called before that packet's `onPacket`.
+   * The next packets come from a new encoder (a worker restarted after a failure), whose RTP sequence
+   * and timestamps start afresh. Called before its first packet, video or audio.
    */
   onNewEncoder(): void;
 }

@@ -8,6 +8,7 @@ import {
   type VideoSourcePlan,
 } from "../../../pipelines/feed-pipeline.js";
 import type { MediaFeed, MediaFeedEvents } from "../../app/ports.js";
+import { AUDIO_SILENT_AFTER_MS } from "../../core/audio-level.js";
 import { type SpokeError, toSpokeError } from "../../core/errors.js";
 import { idleFeedStatus, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import { consecutiveFailures, type FeedStatus, restartDelayMs } from "../../core/feed-status.js";
@@ -33,6 +34,8 @@ export class FeedRunner implements MediaFeed {
   private bitrateKbps: number;
   /** The degradation step the feed is on (0: its full mode); a restarted worker starts there too. */
   private step = 0;
+  /** When the last audio packet arrived (feeds with a microphone). */
+  private lastAudioAt: number | undefined;
 
   constructor(
     private readonly settings: PlannedFeedSettings,
@@ -42,11 +45,20 @@ export class FeedRunner implements MediaFeed {
     private readonly log: Logger,
   ) {
     this.status = idleFeedStatus(settings);
+    if (settings.feed.audio) this.status.audio = { flowing: false, packetsForwarded: 0 };
     this.bitrateKbps = settings.profile.bitrateKbps;
   }
 
   snapshot(): FeedStatus {
-    return { ...this.status, mode: { ...this.status.mode } };
+    const snapshot: FeedStatus = { ...this.status, mode: { ...this.status.mode } };
+    if (this.status.audio) snapshot.audio = { ...this.status.audio, flowing: this.audioFlows() };
+    return snapshot;
+  }
+
+  /** Sound flows while its packets arrive and the worker's level meter keeps reporting. */
+  private audioFlows(): boolean {
+    const recent = this.lastAudioAt !== undefined && Date.now() - this.lastAudioAt <= AUDIO_SILENT_AFTER_MS;
+    return recent && this.status.audio?.flowing !== false;
   }
 
   get workerPid(): number | undefined {
@@ -176,20 +188,33 @@ export class FeedRunner implements MediaFeed {
     const plan = await this.plan();
     const worker = new FeedWorkerProcess(this.settings.feed.id, this.timings, this.log);
     this.worker = worker;
-    await worker.start((port) => buildFeedPipeline(plan, { video: port }), {
+    const announce = (): void => {
+      if (!announceNewEncoder) return;
+      announceNewEncoder = false;
+      this.events.onNewEncoder();
+    };
+    const audio = this.status.audio;
+    await worker.start((ports) => buildFeedPipeline(plan, ports), {
       onRtp: (packet) => {
-        if (announceNewEncoder) {
-          announceNewEncoder = false;
-          this.events.onNewEncoder();
-        }
+        announce();
         this.status.packetsForwarded += 1;
         this.status.bytesForwarded += packet.length;
         this.events.onPacket(packet);
       },
+      ...(audio && {
+        onAudioRtp: (packet: Buffer) => {
+          announce();
+          this.lastAudioAt = Date.now();
+          audio.packetsForwarded += 1;
+          this.events.onAudioPacket(packet);
+        },
+      }),
       onFailure: (error) => this.onWorkerFailure(error),
       onStats: (stats) => {
         this.status.workerCpuPercent = stats.cpuPercent;
         this.status.workerMemoryBytes = stats.memoryBytes;
+        if (audio && stats.audioFlowing !== undefined) audio.flowing = stats.audioFlowing;
+        if (audio && stats.audioLevelDb !== undefined) audio.levelDb = stats.audioLevelDb;
       },
     });
     if (this.stopped) {
@@ -210,6 +235,10 @@ export class FeedRunner implements MediaFeed {
     this.status.lastError = error.toInfo();
     delete this.status.workerCpuPercent;
     delete this.status.workerMemoryBytes;
+    if (this.status.audio) {
+      this.status.audio.flowing = false;
+      delete this.status.audio.levelDb;
+    }
     this.status.restarts += 1;
     const delay = restartDelayMs(this.failuresInARow);
     this.log.warn({ error: error.toInfo(), retryInMs: delay }, "feed worker failed; restarting");

@@ -7,9 +7,10 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
-import { ENCODER_NAME, PAYLOADER_NAME } from "../../../pipelines/feed-pipeline.js";
+import { ENCODER_NAME, LEVEL_NAME, PAYLOADER_NAME } from "../../../pipelines/feed-pipeline.js";
+import { audioFlowing, parseLevelRms } from "../../core/audio-level.js";
 import type { ErrorInfo } from "../../core/errors.js";
-import type { FromWorker, ToWorker } from "./worker-protocol.js";
+import type { FromWorker, ToWorker, WorkerStats } from "./worker-protocol.js";
 
 interface GstElement {
   [property: string]: unknown;
@@ -36,8 +37,17 @@ function fail(error: ErrorInfo, exitCode: number): void {
   else process.exit(exitCode);
 }
 
+/** The level meter's last reading, for pipelines with sound. */
+const audioLevel: { db?: number; at?: number } = {};
+
 function onBusMessage(message: Record<string, unknown>): void {
-  if (message.type === "error") {
+  if (message.type === "element" && message.name === "level" && message._src_element_name === LEVEL_NAME) {
+    const db = parseLevelRms(message.rms);
+    if (db !== undefined) {
+      audioLevel.db = db;
+      audioLevel.at = Date.now();
+    }
+  } else if (message.type === "error") {
     const element = String(message._src_element_name ?? "pipeline");
     fail({ code: "SPOKE_FEED_PIPELINE_ERROR", message: `${element}: ${String(message.message)}` }, 3);
   } else if (message.type === "eos") {
@@ -83,8 +93,8 @@ function applyChanges(pipeline: GstPipeline | undefined, changes: PropertyChange
 
 const STATS_INTERVAL_MS = 2000;
 
-/** Reports this process's CPU (% of one core) and resident memory every couple of seconds. */
-function reportStats(): void {
+/** Reports this process's CPU (% of one core), resident memory and sound level every couple of seconds. */
+function reportStats(withAudio: boolean): void {
   let last = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
   setInterval(() => {
@@ -94,7 +104,12 @@ function reportStats(): void {
     last = process.cpuUsage();
     lastAt = now;
     const cpuPercent = Math.round(((used.user + used.system) / elapsedMicros) * 1000) / 10;
-    send({ type: "stats", cpuPercent, memoryBytes: process.memoryUsage.rss() });
+    const stats: WorkerStats = { cpuPercent, memoryBytes: process.memoryUsage.rss() };
+    if (withAudio) {
+      stats.audioFlowing = audioFlowing(audioLevel.at, Date.now());
+      if (audioLevel.db !== undefined) stats.audioLevelDb = audioLevel.db;
+    }
+    send({ type: "stats", ...stats });
   }, STATS_INTERVAL_MS);
 }
 
@@ -115,7 +130,7 @@ function main(): void {
       case "start":
         if (pipeline) break;
         pipeline = start(gst, message.launch, message.sourceDevice);
-        if (pipeline) reportStats();
+        if (pipeline) reportStats(Boolean(pipeline.findChild(LEVEL_NAME)));
         break;
       case "keyframe":
         pipeline?.forceKeyUnit(PAYLOADER_NAME, 1);

@@ -15,6 +15,9 @@ export type ToWorker =
 export interface WorkerStats {
   cpuPercent: number;
   memoryBytes: number;
+  /** Pipelines with sound: the level meter's last RMS (dBFS), and whether it still reports. */
+  audioLevelDb?: number;
+  audioFlowing?: boolean;
 }
 
 export type FromWorker =
