@@ -46,8 +46,11 @@ export interface PublisherEvents {
 export interface Publisher {
   /** Offers, posts to the WHIP endpoint and waits until media can flow. */
   connect(): Promise<void>;
+  /** The feed's H.264 RTP. */
   writeRtp(packet: Buffer): void;
-  /** Keeps RTP sequence numbers and timestamps continuous across an encoder restart. */
+  /** The feed's Opus RTP; dropped when the hub took no audio. */
+  writeAudioRtp(packet: Buffer): void;
+  /** Keeps RTP sequence numbers and timestamps continuous, video and audio, across an encoder restart. */
   markDiscontinuity(): void;
   /** Ends the publication (WHIP DELETE, close the peer). Idempotent. */
   close(): Promise<void>;

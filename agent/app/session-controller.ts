@@ -95,8 +95,7 @@ export class SessionController {
       settings,
       {
         onPacket: (packet) => publisher?.writeRtp(packet),
-        // Published with the WHIP session's audio in the next step.
-        onAudioPacket: () => undefined,
+        onAudioPacket: (packet) => publisher?.writeAudioRtp(packet),
         onStateChange: (status) => this.observer.feedChanged(status),
         onFailure: (error) => this.observer.feedFailed(feed.id, error.toInfo()),
         onNewEncoder: () => publisher?.markDiscontinuity(),
