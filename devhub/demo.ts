@@ -12,8 +12,17 @@ import { DevHub } from "./server.js";
 
 const DEMO_TOKEN = "demo-token";
 
-/** The demo's agent config: a test picture published to the local dev hub, health to the local broker. */
-export function demoConfig(whipUrl: string, mqttUrl: string, socketPath: string): SpokeConfig {
+/**
+ * The demo's agent config: the three feeds of a consultation room on test sources, each its own WHIP
+ * session to the local dev hub (the room camera with a test tone for its microphone), health to the
+ * local broker. Sizes are set explicitly and kept modest, so that a 2-core box carries all three.
+ */
+export function demoConfig(
+  whipUrl: (feedId: string) => string,
+  mqttUrl: string,
+  socketPath: string,
+): SpokeConfig {
+  const whip = (feedId: string) => ({ url: whipUrl(feedId), bearerToken: DEMO_TOKEN });
   return parseConfig(
     {
       deviceId: "demo-box",
@@ -22,11 +31,32 @@ export function demoConfig(whipUrl: string, mqttUrl: string, socketPath: string)
           id: "room-camera",
           role: "camera",
           source: { type: "test", pattern: "smpte" },
+          audio: { source: { type: "test", frequencyHz: 440 } },
           width: 1280,
           height: 720,
           framerate: 30,
           bitrateKbps: 2000,
-          whip: { url: whipUrl, bearerToken: DEMO_TOKEN },
+          whip: whip("room-camera"),
+        },
+        {
+          id: "document",
+          role: "document",
+          source: { type: "test", pattern: "smpte" },
+          width: 1280,
+          height: 720,
+          framerate: 15,
+          bitrateKbps: 1200,
+          whip: whip("document"),
+        },
+        {
+          id: "ultrasound",
+          role: "ultrasound",
+          source: { type: "test", pattern: "ball" },
+          width: 1280,
+          height: 720,
+          framerate: 30,
+          bitrateKbps: 1500,
+          whip: whip("ultrasound"),
         },
       ],
       mqtt: { url: mqttUrl, healthIntervalSeconds: 5 },
@@ -79,7 +109,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   });
   const stateDir = await mkdtemp(join(tmpdir(), "spoke-demo-"));
   const socketPath = join(stateDir, "control.sock");
-  const config = demoConfig(hub.whipUrl("room"), broker.url, socketPath);
+  const config = demoConfig((feedId) => hub.whipUrl(feedId), broker.url, socketPath);
   const releaseHubSide = async (): Promise<void> => {
     await hub.stop();
     await broker.stop();

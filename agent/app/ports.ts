@@ -7,13 +7,16 @@ import type { SystemSnapshot } from "../core/health.js";
 /** The edges the application talks to; adapters implement them, tests may swap them. */
 
 export interface MediaFeedEvents {
+  /** The feed's H.264 RTP. */
   onPacket(packet: Buffer): void;
+  /** The feed's Opus RTP (feeds with a microphone). */
+  onAudioPacket(packet: Buffer): void;
   onStateChange(status: FeedStatus): void;
   /** A running feed failed; it is being restarted. */
   onFailure(error: SpokeError): void;
   /**
-   * The next packet comes from a new encoder (a worker restarted after a failure), whose RTP sequence
-   * and timestamps start afresh. Called before that packet's `onPacket`.
+   * The next packets come from a new encoder (a worker restarted after a failure), whose RTP sequence
+   * and timestamps start afresh. Called before its first packet, video or audio.
    */
   onNewEncoder(): void;
 }
@@ -48,8 +51,11 @@ export interface PublisherEvents {
 export interface Publisher {
   /** Offers, posts to the WHIP endpoint and waits until media can flow. */
   connect(): Promise<void>;
+  /** The feed's H.264 RTP. */
   writeRtp(packet: Buffer): void;
-  /** Keeps RTP sequence numbers and timestamps continuous across an encoder restart. */
+  /** The feed's Opus RTP; dropped when the hub took no audio. */
+  writeAudioRtp(packet: Buffer): void;
+  /** Keeps RTP sequence numbers and timestamps continuous, video and audio, across an encoder restart. */
   markDiscontinuity(): void;
   /** Ends the publication (WHIP DELETE, close the peer). Idempotent. */
   close(): Promise<void>;

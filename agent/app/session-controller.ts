@@ -124,6 +124,7 @@ export class SessionController {
       settings,
       {
         onPacket: (packet) => publisher?.writeRtp(packet),
+        onAudioPacket: (packet) => publisher?.writeAudioRtp(packet),
         onStateChange: (status) => {
           this.observer.feedChanged(status);
           if (status.state === "running" && publication?.connectWhenRunning)

@@ -109,7 +109,9 @@ const audio = z
     source: audioSource,
     bitrateKbps: z.int().min(16).max(128).default(32).describe("Opus bitrate in kbit/s."),
   })
-  .describe("Sound sent beside the feed's video (the room camera's microphone), as Opus.");
+  .describe(
+    "Sound published beside the feed's video, as Opus in the same WHIP session; only the room camera's feed (role `camera`) has it.",
+  );
 
 const degradation = z
   .object({

@@ -43,11 +43,22 @@ export interface FeedStatus {
   /** The feed worker's own CPU (% of one core) and resident memory, as it last reported them. */
   workerCpuPercent?: number;
   workerMemoryBytes?: number;
+  /**
+   * The feed's sound, when it has a microphone: whether Opus packets reach the publisher now, the
+   * microphone's RMS level in dBFS as the worker last measured it, and packets forwarded this session.
+   */
+  audio?: FeedAudioStatus;
   lastError?: ErrorInfo;
   /** While restarting: the worker has failed so often in a row that it is retried only now and then. */
   retryingSlowly?: boolean;
   /** While restarting: how long until the next attempt, as of the last failure. */
   nextRetryInMs?: number;
+}
+
+export interface FeedAudioStatus {
+  flowing: boolean;
+  levelDb?: number;
+  packetsForwarded: number;
 }
 
 /** A worker that ran this long before failing was healthy: its failure starts the backoff afresh. */

@@ -1,14 +1,16 @@
-// The dev hub's receiving peer: answers the agent's WHIP offer (relayed over SSE) and shows the video,
-// receive statistics and the device's MQTT health. `window.spokeViewer` exposes the figures for tests.
-const video = document.getElementById("video");
-const statsList = document.getElementById("stats");
+// The dev hub's receiving peer: answers each of the agent's WHIP offers (relayed over SSE), one tile per
+// feed with its video, sound and receive statistics, and the device's MQTT health beside them.
+// `window.spokeViewer` exposes the figures for tests: `feeds[stream]` per feed, `stats` for the latest.
+const tiles = document.getElementById("tiles");
 const healthList = document.getElementById("health");
 const liveBadge = document.getElementById("live");
+const hint = document.getElementById("hint");
 
-const viewer = { sessions: 0, stats: null, fleet: {} };
+const viewer = { sessions: 0, stats: null, feeds: {}, fleet: {} };
 window.spokeViewer = viewer;
 
-const peers = new Map();
+/** Per stream: its tile's elements, the current peer and session id, and the last stats sample. */
+const feeds = new Map();
 
 function render(list, rows) {
   list.replaceChildren(
@@ -23,14 +25,46 @@ function render(list, rows) {
   );
 }
 
-const hint = document.getElementById("hint");
-
 function setLive(on, text) {
   liveBadge.textContent = text;
   liveBadge.classList.toggle("on", on);
   hint.textContent = on
     ? "Press the session button again to end the session."
     : "Press the session button (Enter in the demo terminal) to go live.";
+}
+
+/** The tile of a feed, made on its first offer. Browsers play sound only after a click: the button. */
+function tileFor(stream) {
+  const existing = feeds.get(stream);
+  if (existing) return existing;
+  const section = document.createElement("section");
+  section.className = "tile";
+  section.dataset.feed = stream;
+  const title = document.createElement("h2");
+  title.textContent = stream;
+  const video = document.createElement("video");
+  video.autoplay = true;
+  video.muted = true;
+  video.playsInline = true;
+  const sound = document.createElement("button");
+  sound.type = "button";
+  sound.className = "sound";
+  sound.textContent = "🔇 sound";
+  sound.hidden = true;
+  sound.addEventListener("click", () => {
+    video.muted = !video.muted;
+    sound.textContent = video.muted ? "🔇 sound" : "🔊 sound on";
+    video.play().catch(() => {});
+  });
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  bar.append(title, sound);
+  const stats = document.createElement("dl");
+  section.append(bar, video, stats);
+  tiles.append(section);
+  const feed = { stream, section, video, sound, stats, pc: null, id: null, previous: {} };
+  feeds.set(stream, feed);
+  return feed;
 }
 
 async function gatheringComplete(pc) {
@@ -42,16 +76,27 @@ async function gatheringComplete(pc) {
   });
 }
 
-async function answer({ id, sdp }) {
+function anyConnected() {
+  return [...feeds.values()].some((feed) => feed.pc?.connectionState === "connected");
+}
+
+async function answer({ id, stream, sdp }) {
+  const feed = tileFor(stream);
+  feed.pc?.close();
   const pc = new RTCPeerConnection();
-  peers.set(id, pc);
+  feed.pc = pc;
+  feed.id = id;
+  feed.previous = {};
   viewer.sessions += 1;
+  const media = new MediaStream();
+  feed.video.srcObject = media;
   pc.ontrack = (event) => {
-    video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
+    media.addTrack(event.track);
+    if (event.track.kind === "audio") feed.sound.hidden = false;
   };
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "connected") setLive(true, "LIVE");
-    if (pc.connectionState === "failed") setLive(false, "CONNECTION FAILED");
+    if (pc.connectionState === "failed" && !anyConnected()) setLive(false, "CONNECTION FAILED");
   };
   await pc.setRemoteDescription({ type: "offer", sdp });
   await pc.setLocalDescription(await pc.createAnswer());
@@ -65,47 +110,83 @@ async function answer({ id, sdp }) {
 }
 
 function end({ id }) {
-  peers.get(id)?.close();
-  peers.delete(id);
-  if (peers.size === 0) {
-    video.srcObject = null;
-    setLive(false, "ENDED");
+  for (const feed of feeds.values()) {
+    if (feed.id !== id) continue;
+    feed.pc?.close();
+    feed.pc = null;
+    feed.id = null;
+    feed.video.srcObject = null;
+    feed.sound.hidden = true;
   }
+  if (![...feeds.values()].some((feed) => feed.pc)) setLive(false, "ENDED");
 }
 
-let previous = null;
-async function sampleStats() {
-  const pc = [...peers.values()].at(-1);
-  if (!pc) return;
-  const report = await pc.getStats();
+function kbpsSince(previous, stat) {
+  if (!previous) return 0;
+  return Math.round(
+    ((stat.bytesReceived - previous.bytesReceived) * 8) / (stat.timestamp - previous.timestamp),
+  );
+}
+
+async function sampleFeed(feed) {
+  if (!feed.pc) return;
+  const report = await feed.pc.getStats();
+  const figures = { video: null, audio: null };
   for (const stat of report.values()) {
-    if (stat.type !== "inbound-rtp" || stat.kind !== "video") continue;
+    if (stat.type !== "inbound-rtp") continue;
     const codec = stat.codecId ? report.get(stat.codecId) : undefined;
-    const kbps = previous
-      ? ((stat.bytesReceived - previous.bytesReceived) * 8) / (stat.timestamp - previous.timestamp)
-      : 0;
-    previous = stat;
-    viewer.stats = {
-      framesDecoded: stat.framesDecoded ?? 0,
-      frameWidth: stat.frameWidth ?? 0,
-      frameHeight: stat.frameHeight ?? 0,
-      framesPerSecond: stat.framesPerSecond ?? 0,
-      packetsLost: stat.packetsLost ?? 0,
-      kbps: Math.round(kbps),
-      codec: codec?.mimeType ?? "",
-      pliCount: stat.pliCount ?? 0,
-    };
-    const s = viewer.stats;
-    render(statsList, [
-      ["resolution", `${s.frameWidth}×${s.frameHeight}`],
-      ["frame rate", `${s.framesPerSecond} fps`],
-      ["frames decoded", String(s.framesDecoded)],
-      ["bitrate", `${s.kbps} kbit/s`],
-      ["packets lost", String(s.packetsLost), s.packetsLost > 0],
-      ["keyframe requests", String(s.pliCount)],
-      ["codec", s.codec],
-    ]);
+    const kbps = kbpsSince(feed.previous[stat.kind], stat);
+    feed.previous[stat.kind] = stat;
+    if (stat.kind === "video") {
+      figures.video = {
+        framesDecoded: stat.framesDecoded ?? 0,
+        frameWidth: stat.frameWidth ?? 0,
+        frameHeight: stat.frameHeight ?? 0,
+        framesPerSecond: stat.framesPerSecond ?? 0,
+        packetsLost: stat.packetsLost ?? 0,
+        kbps,
+        codec: codec?.mimeType ?? "",
+        pliCount: stat.pliCount ?? 0,
+      };
+    } else if (stat.kind === "audio") {
+      figures.audio = {
+        packetsReceived: stat.packetsReceived ?? 0,
+        packetsLost: stat.packetsLost ?? 0,
+        totalSamplesReceived: stat.totalSamplesReceived ?? 0,
+        concealedSamples: stat.concealedSamples ?? 0,
+        audioLevel: stat.audioLevel ?? 0,
+        jitterMs: Math.round((stat.jitter ?? 0) * 1000),
+        kbps,
+        codec: codec?.mimeType ?? "",
+      };
+    }
   }
+  viewer.feeds[feed.stream] = figures;
+  if (figures.video) viewer.stats = figures.video;
+  const rows = [];
+  const v = figures.video;
+  if (v) {
+    rows.push(
+      ["resolution", `${v.frameWidth}×${v.frameHeight}`],
+      ["frame rate", `${v.framesPerSecond ?? 0} fps`],
+      ["frames decoded", String(v.framesDecoded)],
+      ["video bitrate", `${v.kbps} kbit/s`],
+      ["packets lost", String(v.packetsLost), v.packetsLost > 0],
+      ["keyframe requests", String(v.pliCount)],
+      ["codec", v.codec],
+    );
+  }
+  const a = figures.audio;
+  if (a) {
+    const concealed = a.totalSamplesReceived > 0 ? (100 * a.concealedSamples) / a.totalSamplesReceived : 0;
+    rows.push(
+      ["audio", `${a.codec}, ${a.kbps} kbit/s`],
+      ["audio packets", `${a.packetsReceived} (${a.packetsLost} lost)`, a.packetsLost > 0],
+      ["concealed", `${concealed.toFixed(1)} %`, concealed > 5],
+      ["audio level", a.audioLevel.toFixed(3)],
+    );
+  }
+  render(feed.stats, rows);
 }
 
 function showFleet({ topic, payload }) {
@@ -129,6 +210,11 @@ function showFleet({ topic, payload }) {
       const cost = feed.workerCpuPercent === undefined ? "" : `, worker ${feed.workerCpuPercent} % CPU`;
       const unhealthy = feed.state !== "running" && feed.state !== "stopped";
       rows.push([`feed ${feed.id}`, `${feed.state}, ${feed.restarts} restarts${cost}`, unhealthy]);
+      if (feed.audio) {
+        const level = feed.audio.levelDb === undefined ? "" : `, ${feed.audio.levelDb} dBFS`;
+        const silent = !feed.audio.flowing && feed.state === "running";
+        rows.push([`sound ${feed.id}`, `${feed.audio.flowing ? "flowing" : "none"}${level}`, silent]);
+      }
     }
     rows.push(["reported", new Date(health.at).toLocaleTimeString()]);
   }
@@ -142,5 +228,5 @@ events.addEventListener("offer", (event) => {
 events.addEventListener("end", (event) => end(JSON.parse(event.data)));
 events.addEventListener("fleet", (event) => showFleet(JSON.parse(event.data)));
 setInterval(() => {
-  sampleStats().catch(() => {});
+  for (const feed of feeds.values()) sampleFeed(feed).catch(() => {});
 }, 1000);

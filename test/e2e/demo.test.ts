@@ -3,7 +3,7 @@ import { type AddressInfo, createConnection, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../devhub/mosquitto.js";
 import { exited, FleetWatcher } from "../helpers/agent-process.js";
-import { launchChromium, waitForDecodedFrames } from "../helpers/chromium.js";
+import { feedStats, launchChromium, waitForFeeds } from "../helpers/chromium.js";
 import { pidsMatching } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
 afterAll(() => browser.close());
 
 describe("the README's demo", () => {
-  it("shows moving 720p video in the page after Enter in the terminal, and quits cleanly on Ctrl-C", async () => {
+  it("shows three feeds of moving 720p video and plays the camera's sound after Enter, and quits cleanly on Ctrl-C", async () => {
     const port = await freePort();
     // Its own process group, as a terminal gives it: Ctrl-C signals the whole group.
     const demo = spawn(
@@ -53,13 +53,28 @@ describe("the README's demo", () => {
       fleet = new FleetWatcher(brokerUrl(said), "demo-box");
       await fleet.start();
       demo.stdin?.write("\n");
-      const stats = await waitForDecodedFrames(page, 60);
+      const feeds = ["room-camera", "document", "ultrasound"];
+      const stats = await waitForFeeds(page, feeds, 30);
       expect(said).toContain("  session starting\n  session live\n");
-      expect({ width: stats.frameWidth, height: stats.frameHeight }).toEqual({ width: 1280, height: 720 });
-      // The picture moves: the clock overlay changes, so two screenshots a second apart differ.
-      const first = await page.locator("video").screenshot();
+      for (const feed of feeds) {
+        const { frameWidth, frameHeight } = stats[feed]?.video ?? {};
+        expect({ feed, width: frameWidth, height: frameHeight }).toEqual({ feed, width: 1280, height: 720 });
+      }
+      expect(await page.locator(".tile").count()).toBe(3);
+      // The pictures move (the clock overlay, the ball), so two screenshots a second apart differ.
+      const videos = feeds.map((feed) => page.locator(`.tile[data-feed="${feed}"] video`));
+      const first = await Promise.all(videos.map((video) => video.screenshot()));
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      expect((await page.locator("video").screenshot()).equals(first)).toBe(false);
+      for (const [index, video] of videos.entries()) {
+        expect((await video.screenshot()).equals(first[index] ?? Buffer.alloc(0))).toBe(false);
+      }
+      // The room camera's test tone plays once its sound button is pressed.
+      const camera = page.locator('.tile[data-feed="room-camera"]');
+      await camera.getByRole("button", { name: /sound/ }).click();
+      const heard = async () => (await feedStats(page))["room-camera"]?.audio?.packetsReceived ?? 0;
+      const before = await heard();
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      expect(await heard()).toBeGreaterThan(before + 50);
     } finally {
       process.kill(-(demo.pid ?? Number.NaN), "SIGINT");
       expect(await exited(demo)).toEqual({ code: 0, signal: null });

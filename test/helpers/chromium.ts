@@ -45,7 +45,24 @@ export interface ViewerStats {
   codec: string;
 }
 
-type ViewerWindow = { spokeViewer: { stats: ViewerStats | null } };
+/** The page's receive statistics of a feed's sound (inbound-rtp, kind audio). */
+export interface ViewerAudioStats {
+  packetsReceived: number;
+  packetsLost: number;
+  totalSamplesReceived: number;
+  concealedSamples: number;
+  audioLevel: number;
+  codec: string;
+}
+
+export interface ViewerFeedStats {
+  video: ViewerStats | null;
+  audio: ViewerAudioStats | null;
+}
+
+type ViewerWindow = {
+  spokeViewer: { stats: ViewerStats | null; feeds: Record<string, ViewerFeedStats | undefined> };
+};
 
 /** Waits until the viewer page has decoded at least `frames` frames, and returns its statistics. */
 export async function waitForDecodedFrames(page: Page, frames: number): Promise<ViewerStats> {
@@ -57,4 +74,27 @@ export async function waitForDecodedFrames(page: Page, frames: number): Promise<
   const stats = await page.evaluate(() => (globalThis as unknown as ViewerWindow).spokeViewer.stats);
   if (!stats) throw new Error("the viewer page has no statistics");
   return stats;
+}
+
+/** Waits until the page has decoded at least `frames` frames of every one of `feeds`; returns their statistics. */
+export async function waitForFeeds(
+  page: Page,
+  feeds: readonly string[],
+  frames: number,
+): Promise<Record<string, ViewerFeedStats>> {
+  await page.waitForFunction(
+    ({ feeds, frames }) => {
+      const seen = (globalThis as unknown as ViewerWindow).spokeViewer.feeds;
+      return feeds.every((feed) => (seen[feed]?.video?.framesDecoded ?? 0) >= frames);
+    },
+    { feeds: [...feeds], frames },
+    { timeout: 45_000 },
+  );
+  return feedStats(page);
+}
+
+/** The page's latest statistics of each feed it receives. */
+export async function feedStats(page: Page): Promise<Record<string, ViewerFeedStats>> {
+  const feeds = await page.evaluate(() => (globalThis as unknown as ViewerWindow).spokeViewer.feeds);
+  return feeds as Record<string, ViewerFeedStats>;
 }

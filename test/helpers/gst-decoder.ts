@@ -77,3 +77,57 @@ export class GstDecoder {
     }
   }
 }
+
+/**
+ * A real Opus decoder for received RTP: `gst-launch-1.0` depayloads and decodes with libopus, and a
+ * `level` meter after the decoder reports the decoded sound's RMS every half second (`-m` prints each
+ * bus message). What was decoded, as heard: one RMS reading (dBFS, loudest channel) per half second.
+ */
+export class GstOpusDecoder {
+  readonly levelsDb: number[] = [];
+  channels = 0;
+  private child: ChildProcess | undefined;
+  private readonly sender: Socket = createSocket("udp4");
+  private port = 0;
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    const caps = "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000";
+    // No jitter buffer: loopback keeps order, and one in front of the depayloader held every packet here.
+    const launch = `udpsrc port=${this.port} address=127.0.0.1 caps=${caps} ! rtpopusdepay ! opusdec ! level interval=500000000 ! fakesink sync=false`;
+    const child = spawn("gst-launch-1.0", ["-m", ...launch.split(" ")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    let pending = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) this.read(line);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+
+  /** Forwards one received RTP packet to the decoder. */
+  push(packet: Buffer): void {
+    this.sender.send(packet, this.port, "127.0.0.1");
+  }
+
+  async stop(): Promise<void> {
+    this.sender.close();
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  private read(line: string): void {
+    const rms = /"level0" \(element\): level,.* rms=\(GValueArray\)< ([^>]*) >/.exec(line)?.[1];
+    if (!rms) return;
+    const channels = rms.split(",").map(Number);
+    this.channels = channels.length;
+    this.levelsDb.push(Math.max(...channels));
+  }
+}

@@ -14,7 +14,9 @@ import { readBody } from "../../devhub/http.js";
 export interface HubSession {
   id: string;
   pc: RTCPeerConnection;
+  /** Video packets received. */
   packets: number;
+  audioPackets: number;
   deleted: boolean;
   /** Asks the publisher for a keyframe, as a decoder that lost the picture does (RTCP PLI). */
   requestKeyframe(): Promise<void>;
@@ -26,12 +28,18 @@ export interface WhipHubOptions {
   failWith?: { status: number; body: string };
   /** Answer every POST with 201 and this SDP instead of a real answer (to test broken hubs). */
   answerWith?: string;
+  /** Each video packet received. */
   onRtp?: (packet: RtpPacket) => void;
+  /** Each audio packet received. */
+  onAudioRtp?: (packet: RtpPacket) => void;
+  /** Take no audio: the answer rejects an offered audio section (port 0), as a video-only hub does. */
+  rejectAudio?: boolean;
 }
 
 /**
  * A WHIP endpoint backed by a werift receiving peer: the hub side of the integration tests. It speaks
- * RFC 9725 as far as the agent needs (POST → 201 + Location, DELETE) and checks the Bearer token.
+ * RFC 9725 as far as the agent needs (POST → 201 + Location, DELETE) and checks the Bearer token. It
+ * takes H.264 video and Opus audio.
  */
 export class WeriftWhipHub {
   readonly sessions = new Map<string, HubSession>();
@@ -108,9 +116,20 @@ export class WeriftWhipHub {
             parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
           }),
         ],
-        audio: [],
+        audio: [
+          new RTCRtpCodecParameters({
+            mimeType: "audio/opus",
+            clockRate: 48000,
+            channels: 2,
+            rtcpFeedback: [{ type: "transport-cc" }],
+            parameters: "minptime=10;useinbandfec=1",
+          }),
+        ],
       },
-      headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
+      headerExtensions: {
+        video: [useSdesMid(), useTransportWideCC()],
+        audio: [useSdesMid(), useTransportWideCC()],
+      },
       iceAdditionalHostAddresses: ["127.0.0.1"],
       // Hub and agent share the box: host candidates do, and tests contact no STUN server on the internet.
       iceServers: [],
@@ -121,11 +140,21 @@ export class WeriftWhipHub {
       id: randomUUID(),
       pc,
       packets: 0,
+      audioPackets: 0,
       deleted: false,
       requestKeyframe: () => sendPli(mediaSsrc),
     };
     this.sessions.set(session.id, session);
     pc.onTransceiverAdded.subscribe((transceiver) => {
+      if (transceiver.kind === "audio") {
+        transceiver.onTrack.subscribe((track) => {
+          track.onReceiveRtp.subscribe((rtp) => {
+            session.audioPackets += 1;
+            this.options.onAudioRtp?.(rtp);
+          });
+        });
+        return;
+      }
       sendPli = (ssrc) => transceiver.receiver.sendRtcpPLI(ssrc);
       transceiver.onTrack.subscribe((track) => {
         track.onReceiveRtp.subscribe((rtp) => {
@@ -139,8 +168,26 @@ export class WeriftWhipHub {
     dropStunFallback(pc);
     await pc.setLocalDescription(await pc.createAnswer());
     if (pc.iceGatheringState !== "complete") await pc.iceGatheringStateChange.watch((s) => s === "complete");
+    const answer = pc.localDescription?.sdp ?? "";
     res
       .writeHead(201, { "content-type": "application/sdp", location: `/whip/room/sessions/${session.id}` })
-      .end(pc.localDescription?.sdp);
+      .end(this.options.rejectAudio ? rejectAudioSection(answer) : answer);
   }
+}
+
+/**
+ * The answer of a hub that takes no audio (werift itself cannot reject a section): the audio section's
+ * port set to 0 and the section taken out of the BUNDLE group (RFC 8843 §7.3.3).
+ */
+function rejectAudioSection(sdp: string): string {
+  const sections = sdp.split(/\r\n(?=m=)/);
+  const audio = sections.find((section) => section.startsWith("m=audio "));
+  const mid = audio ? /\r\na=mid:(\S+)/.exec(audio)?.[1] : undefined;
+  return sections
+    .map((section) => {
+      if (section === audio) return section.replace(/^m=audio \d+/, "m=audio 0");
+      if (mid === undefined) return section;
+      return section.replace(/^(a=group:BUNDLE.*)$/m, (group) => group.replace(` ${mid}`, ""));
+    })
+    .join("\r\n");
 }

@@ -35,6 +35,7 @@ function nalTypes(packet: Buffer): number[] {
 
 interface Recorder extends MediaFeedEvents {
   packets: Buffer[];
+  audioPackets: Buffer[];
   states: FeedStatus["state"][];
   failures: SpokeError[];
   /** For each new encoder announced, how many packets had arrived before it. */
@@ -44,10 +45,12 @@ interface Recorder extends MediaFeedEvents {
 function recorder(): Recorder {
   const r: Recorder = {
     packets: [],
+    audioPackets: [],
     states: [],
     failures: [],
     newEncoderAt: [],
     onPacket: (packet) => r.packets.push(packet),
+    onAudioPacket: (packet) => r.audioPackets.push(packet),
     onStateChange: (status) => r.states.push(status.state),
     onFailure: (error) => r.failures.push(error),
     onNewEncoder: () => {
@@ -182,6 +185,36 @@ describe("feed worker", () => {
     expect(status.workerCpuPercent).toBeGreaterThan(0);
   });
 
+  it("sends the microphone's Opus beside the video on its own port, and reports that sound flows", async () => {
+    const events = recorder();
+    const config = testConfig("http://127.0.0.1:9/whip", {
+      feed: { audio: { source: { type: "test", frequencyHz: 440 } } },
+    });
+    const feedRunner = runner(events, config);
+    expect(feedRunner.snapshot().audio).toEqual({ flowing: false, packetsForwarded: 0 });
+    await feedRunner.start();
+    await waitFor("100 audio packets", () => events.audioPackets.length >= 100, 5000);
+    const payloadTypes = (packets: Buffer[]) => new Set(packets.map((packet) => (packet[1] ?? 0) & 0x7f));
+    expect(payloadTypes(events.audioPackets)).toEqual(new Set([111]));
+    expect(payloadTypes(events.packets)).toEqual(new Set([96]));
+    expect(ssrc(events.audioPackets[0])).not.toBe(ssrc(events.packets[0]));
+    await waitFor("a level from the worker", () => feedRunner.snapshot().audio?.levelDb !== undefined, 5000);
+    const audio = feedRunner.snapshot().audio;
+    expect(audio?.flowing).toBe(true);
+    expect(audio?.packetsForwarded).toBeGreaterThanOrEqual(100);
+    // A sine at volume 0.2 has an RMS of 0.2/√2: -17 dBFS.
+    expect(audio?.levelDb).toBeCloseTo(-17, 0);
+  });
+
+  it("keeps a feed without a microphone free of audio: no port, no packets, no audio status", async () => {
+    const events = recorder();
+    const feedRunner = runner(events);
+    await feedRunner.start();
+    await waitFor("100 packets", () => events.packets.length >= 100);
+    expect(events.audioPackets).toEqual([]);
+    expect(feedRunner.snapshot().audio).toBeUndefined();
+  });
+
   it("reports a missing capture device by name instead of hanging", async () => {
     const config = testConfig("http://127.0.0.1:9/whip", {
       feed: { source: { type: "v4l2", device: "/dev/video-missing" } },
@@ -205,9 +238,9 @@ describe("feed worker", () => {
       onFailure: () => undefined,
       onStats: () => undefined,
     };
-    await worker.start((port) => {
-      rtpPort = port;
-      return buildFeedPipeline(plan, { video: port });
+    await worker.start((ports) => {
+      rtpPort = ports.video;
+      return buildFeedPipeline(plan, ports);
     }, handlers);
     const intruder = createSocket("udp4");
     const forged = Buffer.alloc(40);

@@ -119,6 +119,7 @@ describe("a capture device missing at the start", () => {
       onPacket: () => {
         packets += 1;
       },
+      onAudioPacket: () => undefined,
       onStateChange: (status) => states.push(status.state),
       onFailure: () => undefined,
       onNewEncoder: () => undefined,

@@ -6,7 +6,7 @@ import type { SpokeConfig } from "../../agent/config/schema.js";
 import { type AgentOptions, type RunningAgent, startAgent } from "../../agent/main.js";
 import { plannedFeed, QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { breakAnswerBodies } from "../helpers/broken-fetch.js";
-import { GstDecoder } from "../helpers/gst-decoder.js";
+import { GstDecoder, GstOpusDecoder } from "../helpers/gst-decoder.js";
 import { childPids, isAlive, requiredPid } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub, type WhipHubOptions } from "../helpers/werift-whip-hub.js";
@@ -212,6 +212,89 @@ describe("publishing over WHIP", () => {
       message: "capture device /dev/video-absent does not exist",
     });
     expect(hub.requests).toEqual([]);
+  });
+});
+
+const WITH_TONE = { feed: { audio: { source: { type: "test", frequencyHz: 440 } } } };
+
+/** A hub that decodes both the video and the audio it receives, and keeps their sequence numbers. */
+async function hubWithDecoders(options: WhipHubOptions = {}) {
+  const video = new GstDecoder();
+  const audio = new GstOpusDecoder();
+  await video.start();
+  cleanups.push(() => video.stop());
+  await audio.start();
+  cleanups.push(() => audio.stop());
+  const audioSequence: number[] = [];
+  const hub = new WeriftWhipHub({
+    ...options,
+    onRtp: (packet) => video.push(packet.serialize()),
+    onAudioRtp: (packet) => {
+      audioSequence.push(packet.header.sequenceNumber);
+      audio.push(packet.serialize());
+    },
+  });
+  await hub.start();
+  cleanups.push(() => hub.stop());
+  return { hub, video, audio, audioSequence };
+}
+
+/** A logger that keeps what is warned, by error code. */
+function warningLog(): { log: pino.Logger; codes: string[] } {
+  const codes: string[] = [];
+  const log = pino({ level: "warn" }, { write: (line: string) => codes.push(JSON.parse(line).error?.code) });
+  return { log, codes };
+}
+
+describe("publishing sound", () => {
+  it("sends the room camera's Opus beside its H.264 in one WHIP session: the hub decodes both", async () => {
+    const { hub, video, audio } = await hubWithDecoders();
+    const agent = await agentFor(testConfig(hub.endpoint, WITH_TONE));
+    agent.pressButton();
+    await waitFor("live", () => agent.session.report().state === "live");
+    await waitFor("30 decoded frames", () => video.frames >= 30);
+    await waitFor("2 s of decoded sound", () => audio.levelsDb.length >= 4, 10_000);
+    expect(hub.requests.map((request) => request.method)).toEqual(["POST"]);
+    const offer = hub.offers[0] ?? "";
+    expect(offer).toMatch(/^m=audio [1-9]\d* UDP\/TLS\/RTP\/SAVPF \d+/m);
+    expect(offer).toMatch(/a=rtpmap:\d+ opus\/48000\/2/);
+    expect(offer).toMatch(/a=fmtp:\d+ minptime=10;useinbandfec=1/);
+    expect(offer).toMatch(/a=sendonly[\s\S]*m=audio[\s\S]*a=sendonly/);
+    // The 440 Hz tone at volume 0.2, as the hub hears it: -17 dBFS, steady (the first reading may be short).
+    for (const level of audio.levelsDb.slice(1)) expect(level).toBeCloseTo(-17, 0);
+    const [session] = hub.sessions.values();
+    expect(session?.audioPackets).toBeGreaterThan(50);
+    const camera = agent.session.feedStatuses()[0];
+    expect(camera?.audio).toMatchObject({ flowing: true });
+    expect(camera?.audio?.levelDb).toBeCloseTo(-17, 0);
+  });
+
+  it("keeps the sound one stream across a worker restart: no jump in the audio sequence", async () => {
+    const { hub, audio, audioSequence } = await hubWithDecoders();
+    const agent = await agentFor(testConfig(hub.endpoint, WITH_TONE));
+    agent.pressButton();
+    await waitFor("sound", () => audio.levelsDb.length >= 2, 10_000);
+    const [worker] = await workerPids(agent);
+    process.kill(requiredPid(worker), "SIGKILL");
+    await waitFor("a restart", () => agent.session.feedStatuses()[0]?.restarts === 1);
+    await waitFor("running again", () => agent.session.feedStatuses()[0]?.state === "running");
+    const before = audioSequence.length;
+    await waitFor("sound from the new worker", () => audioSequence.length >= before + 100, 10_000);
+    expect(largestSequenceStep(audioSequence)).toBeLessThanOrEqual(5);
+    const heard = audio.levelsDb.length;
+    await waitFor("the new worker's sound decoded", () => audio.levelsDb.length >= heard + 2, 5000);
+    expect(audio.levelsDb.at(-1)).toBeCloseTo(-17, 0);
+  });
+
+  it("publishes video only, with a warning, to a hub that rejects the audio", async () => {
+    const { hub, video } = await hubWithDecoders({ rejectAudio: true });
+    const { log, codes } = warningLog();
+    const agent = await agentFor(testConfig(hub.endpoint, WITH_TONE), { log });
+    agent.pressButton();
+    await waitFor("live", () => agent.session.report().state === "live");
+    await waitFor("30 decoded frames", () => video.frames >= 30);
+    expect(codes).toContain("SPOKE_WHIP_AUDIO_REJECTED");
+    expect([...hub.sessions.values()].map((session) => session.audioPackets)).toEqual([0]);
   });
 });
 

@@ -103,7 +103,7 @@ function testEncode(encoder: EncoderId, log: Logger): Promise<StreamFacts> {
       worker.stop().then(() => resolve(facts), reject);
     };
     worker
-      .start((port) => buildProbePipeline(encoder, port), {
+      .start((ports) => buildProbePipeline(encoder, ports.video), {
         onRtp: (packet) => {
           facts = readH264Packet(facts, packet);
           if (facts.sps && facts.sawKeyframe) finish();

@@ -10,6 +10,7 @@ import {
   type VideoSourcePlan,
 } from "../../../pipelines/feed-pipeline.js";
 import type { FeedStart, MediaFeed, MediaFeedEvents } from "../../app/ports.js";
+import { AUDIO_SILENT_AFTER_MS } from "../../core/audio-level.js";
 import { type SpokeError, toSpokeError } from "../../core/errors.js";
 import { idleFeedStatus, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import {
@@ -58,6 +59,8 @@ export class FeedRunner implements MediaFeed {
   private droppedBefore = 0;
   /** The degradation step the feed is on (0: its full mode); a restarted worker starts there too. */
   private step = 0;
+  /** When the last audio packet arrived (feeds with a microphone). */
+  private lastAudioAt: number | undefined;
 
   constructor(
     private readonly settings: PlannedFeedSettings,
@@ -68,11 +71,20 @@ export class FeedRunner implements MediaFeed {
     private readonly deps: FeedRunnerDeps,
   ) {
     this.status = idleFeedStatus(settings);
+    if (settings.feed.audio) this.status.audio = { flowing: false, packetsForwarded: 0 };
     this.bitrateKbps = settings.profile.bitrateKbps;
   }
 
   snapshot(): FeedStatus {
-    return { ...this.status, mode: { ...this.status.mode } };
+    const snapshot: FeedStatus = { ...this.status, mode: { ...this.status.mode } };
+    if (this.status.audio) snapshot.audio = { ...this.status.audio, flowing: this.audioFlows() };
+    return snapshot;
+  }
+
+  /** Sound flows while its packets arrive and the worker's level meter keeps reporting. */
+  private audioFlows(): boolean {
+    const recent = this.lastAudioAt !== undefined && Date.now() - this.lastAudioAt <= AUDIO_SILENT_AFTER_MS;
+    return recent && this.status.audio?.flowing !== false;
   }
 
   get workerPid(): number | undefined {
@@ -233,19 +245,34 @@ export class FeedRunner implements MediaFeed {
     const plan = await this.plan();
     const worker = new FeedWorkerProcess(this.settings.feed.id, this.timings, this.log, this.deps.workers);
     this.worker = worker;
+    const announce = (): void => {
+      if (!announceNewEncoder) return;
+      announceNewEncoder = false;
+      this.events.onNewEncoder();
+    };
+    const audio = this.status.audio;
     const build = this.deps.buildPipeline ?? buildFeedPipeline;
-    await worker.start((port) => build(plan, { video: port }), {
+    await worker.start((ports) => build(plan, ports), {
       onRtp: (packet) => {
-        if (announceNewEncoder) {
-          announceNewEncoder = false;
-          this.events.onNewEncoder();
-        }
+        announce();
         this.status.packetsForwarded += 1;
         this.status.bytesForwarded += packet.length;
         this.events.onPacket(packet);
       },
+      ...(audio && {
+        onAudioRtp: (packet: Buffer) => {
+          announce();
+          this.lastAudioAt = Date.now();
+          audio.packetsForwarded += 1;
+          this.events.onAudioPacket(packet);
+        },
+      }),
       onFailure: (error) => this.onWorkerFailure(error),
-      onStats: (stats) => this.takeStats(stats),
+      onStats: (stats) => {
+        this.takeStats(stats);
+        if (audio && stats.audioFlowing !== undefined) audio.flowing = stats.audioFlowing;
+        if (audio && stats.audioLevelDb !== undefined) audio.levelDb = stats.audioLevelDb;
+      },
     });
     if (this.stopped) {
       await worker.stop();
@@ -271,6 +298,10 @@ export class FeedRunner implements MediaFeed {
     delete this.status.framerateOut;
     this.droppedBefore = this.status.droppedFrames ?? 0;
     this.lastFrames = undefined;
+    if (this.status.audio) {
+      this.status.audio.flowing = false;
+      delete this.status.audio.levelDb;
+    }
     this.status.restarts += 1;
     const plan = restartPlan(
       this.failuresInARow,

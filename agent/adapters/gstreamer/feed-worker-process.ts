@@ -1,9 +1,9 @@
 import type { ChildProcess } from "node:child_process";
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Logger } from "pino";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
-import type { FeedPipeline } from "../../../pipelines/feed-pipeline.js";
+import type { FeedPipeline, FeedPorts } from "../../../pipelines/feed-pipeline.js";
 import { type ErrorInfo, SpokeError } from "../../core/errors.js";
+import { LoopbackRtpSocket } from "./loopback-rtp-socket.js";
 import type { WorkerSource } from "./worker-pool.js";
 import type { FromWorker, ToWorker, WorkerStats } from "./worker-protocol.js";
 
@@ -34,18 +34,23 @@ const SET_TIMEOUT_MS = 2_000;
 
 export interface WorkerHandlers {
   onRtp(packet: Buffer): void;
+  /**
+   * Given for a pipeline with sound: a second loopback port is bound for its Opus RTP. Audio is not
+   * watched: a microphone that stops does not make the worker count as stalled.
+   */
+  onAudioRtp?(packet: Buffer): void;
   /** Called at most once, when a running worker dies or stalls (not after `stop`). */
   onFailure(error: SpokeError): void;
   onStats(stats: WorkerStats): void;
 }
 
 /**
- * One feed worker process, from fork to exit. Owns the loopback UDP socket the worker sends RTP to, so
- * the port is bound before the pipeline starts and cannot be taken by anything else.
+ * One feed worker process, from fork to exit. Owns the loopback UDP sockets the worker sends RTP to, so
+ * the ports are bound before the pipeline starts and cannot be taken by anything else.
  */
 export class FeedWorkerProcess {
   private child: ChildProcess | undefined;
-  private socket: Socket | undefined;
+  private sockets: LoopbackRtpSocket[] = [];
   private lastRtpAt = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private ended = false;
@@ -64,24 +69,28 @@ export class FeedWorkerProcess {
   }
 
   /** Takes a worker (the spare, or a fresh fork) and resolves once its first RTP packet arrives. */
-  async start(buildPipeline: (rtpPort: number) => FeedPipeline, handlers: WorkerHandlers): Promise<void> {
-    const socket = createSocket("udp4");
-    this.socket = socket;
-    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
-    const pipeline = buildPipeline(socket.address().port);
+  async start(buildPipeline: (ports: FeedPorts) => FeedPipeline, handlers: WorkerHandlers): Promise<void> {
+    const video = await LoopbackRtpSocket.bind("video", this.log);
+    this.sockets.push(video);
+    const ports: FeedPorts = { video: video.port };
+    const onAudioRtp = handlers.onAudioRtp?.bind(handlers);
+    if (onAudioRtp) {
+      const audio = await LoopbackRtpSocket.bind("audio", this.log);
+      this.sockets.push(audio);
+      audio.onPacket(onAudioRtp);
+      ports.audio = audio.port;
+    }
+    const pipeline = buildPipeline(ports);
     const firstPacket = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(this.startError("SPOKE_FEED_START_TIMEOUT", "no video from the pipeline"));
       }, this.timings.startTimeoutMs);
-      const accept = acceptFromOneSender();
-      socket.on("message", (packet, from) => {
-        if (!accept(packet, from)) return;
+      video.onPacket((packet) => {
         clearTimeout(timer);
         resolve();
         this.lastRtpAt = Date.now();
         handlers.onRtp(packet);
       });
-      socket.on("error", (error) => this.log.warn({ error: error.message }, "RTP socket error"));
       this.startChild(pipeline, reject);
     });
     try {
@@ -150,8 +159,7 @@ export class FeedWorkerProcess {
       await this.exited;
       clearTimeout(kill);
     }
-    this.socket?.close();
-    this.socket = undefined;
+    this.closeSockets();
   }
 
   private startChild(pipeline: FeedPipeline, reject: (error: SpokeError) => void): void {
@@ -203,9 +211,12 @@ export class FeedWorkerProcess {
     this.ended = true;
     clearInterval(this.watchdog);
     this.child?.kill("SIGKILL");
-    this.socket?.close();
-    this.socket = undefined;
+    this.closeSockets();
     handlers.onFailure(error);
+  }
+
+  private closeSockets(): void {
+    for (const socket of this.sockets.splice(0)) socket.close();
   }
 
   private sendToWorker(message: ToWorker): void {
@@ -225,24 +236,6 @@ export class FeedWorkerProcess {
     return new SpokeError(code, `feed ${this.feedId}: ${what} within ${this.timings.startTimeoutMs} ms`);
   }
 }
-
-/**
- * The loopback port takes datagrams from any local process. Only RTP from the one sender that spoke first
- * (the worker's udpsink) reaches the hub: a stray or malicious datagram is neither forwarded into the
- * clinical stream nor given to the RTP parser.
- */
-function acceptFromOneSender(): (packet: Buffer, from: RemoteInfo) => boolean {
-  let sender: string | undefined;
-  return (packet, from) => {
-    const isRtp = packet.length >= RTP_HEADER_BYTES && (packet[0] ?? 0) >> 6 === 2;
-    if (!isRtp) return false;
-    const address = `${from.address}:${from.port}`;
-    sender ??= address;
-    return address === sender;
-  };
-}
-
-const RTP_HEADER_BYTES = 12;
 
 function fromInfo(info: ErrorInfo): SpokeError {
   return new SpokeError(info.code, info.message);

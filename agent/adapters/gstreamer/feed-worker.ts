@@ -7,10 +7,11 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
-import { PAYLOADER_NAME, RATE_NAME } from "../../../pipelines/feed-pipeline.js";
+import { LEVEL_NAME, PAYLOADER_NAME, RATE_NAME } from "../../../pipelines/feed-pipeline.js";
+import { audioFlowing, parseLevelRms } from "../../core/audio-level.js";
 import { busErrorCode, busErrorReason } from "../../core/bus-errors.js";
 import type { ErrorInfo } from "../../core/errors.js";
-import type { FrameCounts, FromWorker, ToWorker } from "./worker-protocol.js";
+import type { FrameCounts, FromWorker, ToWorker, WorkerStats } from "./worker-protocol.js";
 
 interface GstElement {
   [property: string]: unknown;
@@ -37,8 +38,17 @@ function fail(error: ErrorInfo, exitCode: number): void {
   else process.exit(exitCode);
 }
 
+/** The level meter's last reading, for pipelines with sound. */
+const audioLevel: { db?: number; at?: number } = {};
+
 function onBusMessage(message: Record<string, unknown>): void {
-  if (message.type === "error") {
+  if (message.type === "element" && message.name === "level" && message._src_element_name === LEVEL_NAME) {
+    const db = parseLevelRms(message.rms);
+    if (db !== undefined) {
+      audioLevel.db = db;
+      audioLevel.at = Date.now();
+    }
+  } else if (message.type === "error") {
     const element = String(message._src_element_name ?? "pipeline");
     const text = String(message.message);
     const debug = typeof message.debug === "string" ? message.debug : undefined;
@@ -91,7 +101,6 @@ function applyChanges(pipeline: GstPipeline | undefined, changes: PropertyChange
 
 const STATS_INTERVAL_MS = 2000;
 
-/** Reports this process's CPU (% of one core) and resident memory every couple of seconds. */
 /** videorate's running counts: frames from the source, frames to the encoder, frames it dropped. */
 function frameCounts(pipeline: GstPipeline): FrameCounts | undefined {
   const rate = pipeline.findChild(RATE_NAME);
@@ -102,7 +111,9 @@ function frameCounts(pipeline: GstPipeline): FrameCounts | undefined {
   return { ...frames, dropped: Math.max(0, frames.in - frames.out) };
 }
 
+/** Reports this process's CPU (% of one core), memory, frame counts and sound level every couple of seconds. */
 function reportStats(pipeline: GstPipeline): void {
+  const withAudio = Boolean(pipeline.findChild(LEVEL_NAME));
   let last = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
   setInterval(() => {
@@ -112,9 +123,14 @@ function reportStats(pipeline: GstPipeline): void {
     last = process.cpuUsage();
     lastAt = now;
     const cpuPercent = Math.round(((used.user + used.system) / elapsedMicros) * 1000) / 10;
+    const stats: WorkerStats = { cpuPercent, memoryBytes: process.memoryUsage.rss() };
     const frames = frameCounts(pipeline);
-    const stats: FromWorker = { type: "stats", cpuPercent, memoryBytes: process.memoryUsage.rss() };
-    send(frames ? { ...stats, frames } : stats);
+    if (frames) stats.frames = frames;
+    if (withAudio) {
+      stats.audioFlowing = audioFlowing(audioLevel.at, Date.now());
+      if (audioLevel.db !== undefined) stats.audioLevelDb = audioLevel.db;
+    }
+    send({ type: "stats", ...stats });
   }, STATS_INTERVAL_MS);
 }
 

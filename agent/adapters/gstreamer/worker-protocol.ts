@@ -16,6 +16,9 @@ export interface WorkerStats {
   memoryBytes: number;
   /** Frame counts since the pipeline started, where it has a frame-rate stage. */
   frames?: FrameCounts;
+  /** Pipelines with sound: the level meter's last RMS (dBFS), and whether it still reports. */
+  audioLevelDb?: number;
+  audioFlowing?: boolean;
 }
 
 export interface FrameCounts {

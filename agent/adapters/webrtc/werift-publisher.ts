@@ -3,6 +3,7 @@ import {
   MediaStreamTrack,
   RTCPeerConnection,
   RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
   RtpPacket,
   useSdesMid,
   useTransportWideCC,
@@ -31,15 +32,38 @@ function h264Codec(settings: PlannedFeedSettings): RTCRtpCodecParameters {
 }
 
 /**
- * Publishes one feed's encoded RTP over WebRTC with werift, signalled by WHIP. The packets from the
+ * Opus as WebRTC signals it: always `/48000/2` in the SDP (RFC 7587), whatever the encoder sends; the
+ * worker's mono stream plays as such. 20 ms frames from the encoder, in-band FEC welcome.
+ */
+function opusCodec(): RTCRtpCodecParameters {
+  return new RTCRtpCodecParameters({
+    mimeType: "audio/opus",
+    clockRate: 48000,
+    channels: 2,
+    rtcpFeedback: [{ type: "transport-cc" }],
+    parameters: "minptime=10;useinbandfec=1",
+  });
+}
+
+/** One sent track: its transceiver once added, and whether the next packet starts a new encoder's stream. */
+interface Outgoing {
+  track: MediaStreamTrack;
+  transceiver?: RTCRtpTransceiver;
+  discontinuity: boolean;
+}
+
+/**
+ * Publishes one feed's encoded RTP over WebRTC with werift, signalled by WHIP: H.264 video, and Opus
+ * audio beside it in the same peer connection when the feed has a microphone. The packets from the
  * GStreamer worker are passed through untouched apart from SSRC, payload type and sequence rewriting.
  */
 export class WeriftPublisher implements Publisher {
   private readonly pc: RTCPeerConnection;
-  private readonly track = new MediaStreamTrack({ kind: "video" });
+  private readonly video: Outgoing = { track: new MediaStreamTrack({ kind: "video" }), discontinuity: false };
+  /** The feed's sound; undefined when it has none, or when the hub rejected it. */
+  private audio: Outgoing | undefined;
   private readonly endpoint: WhipEndpoint;
   private resourceUrl: string | undefined;
-  private discontinuity = false;
   private closed = false;
 
   constructor(
@@ -51,9 +75,13 @@ export class WeriftPublisher implements Publisher {
     this.endpoint = feed.whip.bearerToken
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
+    if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
     this.pc = new RTCPeerConnection({
-      codecs: { video: [h264Codec(settings)], audio: [] },
-      headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [] },
+      codecs: { video: [h264Codec(settings)], audio: this.audio ? [opusCodec()] : [] },
+      headerExtensions: {
+        video: [useSdesMid(), useTransportWideCC()],
+        audio: this.audio ? [useSdesMid(), useTransportWideCC()] : [],
+      },
       // Lets a hub on the same box (the dev hub, tests) reach us over loopback.
       iceAdditionalHostAddresses: ["127.0.0.1"],
       // Host candidates only. werift's default, Google's public STUN server, would be contacted at every
@@ -65,8 +93,12 @@ export class WeriftPublisher implements Publisher {
   }
 
   async connect(): Promise<void> {
-    const transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
+    const transceiver = this.pc.addTransceiver(this.video.track, { direction: "sendonly" });
+    this.video.transceiver = transceiver;
     transceiver.sender.onPictureLossIndication.subscribe(() => this.events.onKeyframeRequest());
+    if (this.audio) {
+      this.audio.transceiver = this.pc.addTransceiver(this.audio.track, { direction: "sendonly" });
+    }
     dropStunFallback(this.pc);
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await this.gatheringComplete();
@@ -86,17 +118,29 @@ export class WeriftPublisher implements Publisher {
   }
 
   writeRtp(packet: Buffer): void {
-    if (this.closed) return;
-    if (this.discontinuity) {
-      this.discontinuity = false;
-      const header = RtpPacket.deSerialize(packet).header;
-      this.pc.getTransceivers()[0]?.sender.replaceRTP(header, true);
-    }
-    this.track.writeRtp(packet);
+    this.write(this.video, packet);
+  }
+
+  writeAudioRtp(packet: Buffer): void {
+    if (this.audio) this.write(this.audio, packet);
   }
 
   markDiscontinuity(): void {
-    this.discontinuity = true;
+    this.video.discontinuity = true;
+    if (this.audio) this.audio.discontinuity = true;
+  }
+
+  /**
+   * Hands one packet to werift, which rewrites SSRC and payload type to the negotiated ones. After an
+   * encoder restart the new stream's first packet re-bases sequence and timestamp on the last ones sent.
+   */
+  private write(outgoing: Outgoing, packet: Buffer): void {
+    if (this.closed) return;
+    if (outgoing.discontinuity) {
+      outgoing.discontinuity = false;
+      outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
+    }
+    outgoing.track.writeRtp(packet);
   }
 
   async close(): Promise<void> {
@@ -125,6 +169,15 @@ export class WeriftPublisher implements Publisher {
         "SPOKE_WHIP_BAD_ANSWER",
         "the hub's SDP answer accepts no video (no H.264 at the hub?)",
       );
+    }
+    if (this.audio && !/^m=audio [1-9]/m.test(sdp)) {
+      // A hub without Opus (or one that takes video only) still gets the picture.
+      const rejected = new SpokeError(
+        "SPOKE_WHIP_AUDIO_REJECTED",
+        "the hub's SDP answer rejects the audio (no Opus at the hub?): publishing video only",
+      );
+      this.log.warn({ error: rejected.toInfo() }, "publishing without sound");
+      this.audio = undefined;
     }
     try {
       await this.pc.setRemoteDescription({ type: "answer", sdp });
