@@ -48,9 +48,13 @@ async function memory(pid: number): Promise<{ rss: number; pss: number }> {
   return { rss: field("Rss"), pss: field("Pss") };
 }
 
+/** When each worker pid was first seen, to kill the one that has run longest. */
+const firstSeen = new Map<number, number>();
+
 /** Feed workers with a pipeline running (they use CPU) and idle spares (they do not). */
 async function workers(agentPid: number): Promise<{ running: number[]; spares: number[] }> {
   const pids = await childPids(agentPid, "feed-worker");
+  for (const pid of pids) if (!firstSeen.has(pid)) firstSeen.set(pid, performance.now());
   const before = await Promise.all(pids.map(cpuSeconds));
   await sleep(500);
   const after = await Promise.all(pids.map(cpuSeconds));
@@ -151,9 +155,11 @@ async function main(): Promise<void> {
 
     for (const signal of ["SIGKILL", "SIGSEGV"] as const) {
       const times: number[] = [];
-      for (let i = 0; i < Number(values.kills); i += 1) {
+      for (let kill = 0; kill < Number(values.kills); kill += 1) {
         const { running } = await workers(agentPid);
-        const victim = running[i % Math.max(1, running.length)];
+        // The worker that has run longest: a feed killed again within 30 s of its restart would be in
+        // a run of failures, and rightly wait for its backoff; a crash after a stable run does not.
+        const victim = [...running].sort((a, b) => (firstSeen.get(a) ?? 0) - (firstSeen.get(b) ?? 0))[0];
         if (victim === undefined) throw new Error("no running feed worker to kill");
         const at = performance.now();
         process.kill(victim, signal);

@@ -221,10 +221,16 @@ describe("feed worker", () => {
     });
     const events = recorder();
     const feedRunner = runner(events, config);
-    await expect(feedRunner.start()).rejects.toMatchObject({
-      code: "SPOKE_FEED_SOURCE_MISSING",
-      message: "capture device /dev/video-missing does not exist",
+    // It does not fail: it waits for the device, saying why.
+    expect(await feedRunner.start()).toBe("waiting");
+    expect(feedRunner.snapshot()).toMatchObject({
+      state: "restarting",
+      lastError: {
+        code: "SPOKE_FEED_SOURCE_MISSING",
+        message: "capture device /dev/video-missing does not exist",
+      },
     });
+    expect(events.failures[0]?.code).toBe("SPOKE_FEED_SOURCE_MISSING");
     expect(events.packets).toHaveLength(0);
   });
 
