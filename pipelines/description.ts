@@ -37,17 +37,21 @@ export interface PipelineDescription {
   chains: readonly Chain[];
 }
 
+/** The entries that have a value: an optional setting left out is not written at all. */
+function defined(values: Record<string, PropertyValue | undefined>): Record<string, PropertyValue> {
+  return Object.fromEntries(
+    Object.entries(values).filter((entry): entry is [string, PropertyValue] => entry[1] !== undefined),
+  );
+}
+
 export function element(
   factory: string,
   properties: Record<string, PropertyValue | undefined> = {},
   name?: string,
 ): ElementNode {
-  const defined = Object.fromEntries(
-    Object.entries(properties).filter((entry): entry is [string, PropertyValue] => entry[1] !== undefined),
-  );
   return name === undefined
-    ? { kind: "element", factory, properties: defined }
-    : { kind: "element", factory, name, properties: defined };
+    ? { kind: "element", factory, properties: defined(properties) }
+    : { kind: "element", factory, name, properties: defined(properties) };
 }
 
 export function caps(
@@ -55,12 +59,9 @@ export function caps(
   fields: Record<string, PropertyValue | undefined> = {},
   feature?: string,
 ): CapsNode {
-  const defined = Object.fromEntries(
-    Object.entries(fields).filter((entry): entry is [string, PropertyValue] => entry[1] !== undefined),
-  );
   return feature === undefined
-    ? { kind: "caps", media, fields: defined }
-    : { kind: "caps", media, feature, fields: defined };
+    ? { kind: "caps", media, fields: defined(fields) }
+    : { kind: "caps", media, feature, fields: defined(fields) };
 }
 
 export function fraction(numerator: number, denominator = 1): Fraction {

@@ -60,58 +60,48 @@ export interface EncoderDefinition {
   bitrate(kbps: number): PropertyChange[];
 }
 
-const h264Caps = (profile: H264Profile, level: string) =>
-  caps("video/x-h264", { profile, level, "stream-format": "byte-stream", alignment: "au" });
+/** What differs between encoders; `define` turns it into a definition. */
+interface EncoderSpec {
+  id: EncoderId;
+  hardware: boolean;
+  profile: H264Profile;
+  maxWidth: number;
+  scaler: string[];
+  input: { format: string; feature?: string };
+  /** The encoder element's properties for a start bitrate and keyframe interval. */
+  properties(bitrateKbps: number, keyframeInterval: number): Record<string, string | number | boolean>;
+  /** The property its bitrate is in while it runs, and the unit it counts in. */
+  bitrateProperty: { name: string; unit: "kbit/s" | "bit/s" };
+}
 
-const x264: EncoderDefinition = {
-  id: "x264enc",
-  element: "x264enc",
-  hardware: false,
-  profile: "constrained-baseline",
-  maxWidth: 3840,
-  scaler: () => [element("videoscale"), element("videoconvert")],
-  input: { format: "I420" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "x264enc",
-      {
-        tune: "zerolatency",
-        "speed-preset": "ultrafast",
-        bitrate: bitrateKbps,
-        "key-int-max": keyframeInterval,
-        bframes: 0,
-      },
-      ENCODER_NAME,
-    ),
-    h264Caps("constrained-baseline", level),
-  ],
-  bitrate: (kbps) => [{ element: ENCODER_NAME, property: "bitrate", value: kbps }],
-};
+function define(spec: EncoderSpec): EncoderDefinition {
+  const { name, unit } = spec.bitrateProperty;
+  return {
+    id: spec.id,
+    element: spec.id,
+    hardware: spec.hardware,
+    profile: spec.profile,
+    maxWidth: spec.maxWidth,
+    scaler: () => spec.scaler.map((factory) => element(factory)),
+    input: spec.input,
+    encoder: ({ bitrateKbps, keyframeInterval, level }) => [
+      element(spec.id, spec.properties(bitrateKbps, keyframeInterval), ENCODER_NAME),
+      caps("video/x-h264", { profile: spec.profile, level, "stream-format": "byte-stream", alignment: "au" }),
+    ],
+    bitrate: (kbps) => [
+      { element: ENCODER_NAME, property: name, value: unit === "kbit/s" ? kbps : kbps * 1000 },
+    ],
+  };
+}
 
-const openh264: EncoderDefinition = {
-  id: "openh264enc",
-  element: "openh264enc",
-  hardware: false,
-  profile: "constrained-baseline",
-  maxWidth: 3840,
-  scaler: () => [element("videoscale"), element("videoconvert")],
-  input: { format: "I420" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "openh264enc",
-      {
-        "rate-control": "bitrate",
-        bitrate: bitrateKbps * 1000,
-        "gop-size": keyframeInterval,
-        complexity: "low",
-        "usage-type": "camera",
-      },
-      ENCODER_NAME,
-    ),
-    h264Caps("constrained-baseline", level),
-  ],
-  bitrate: (kbps) => [{ element: ENCODER_NAME, property: "bitrate", value: kbps * 1000 }],
-};
+const SOFTWARE_SCALER = ["videoscale", "videoconvert"];
+const KBPS = { name: "bitrate", unit: "kbit/s" } as const;
+const BPS = { name: "bitrate", unit: "bit/s" } as const;
+
+/** A GstStructure in its string form, as `extra-controls` takes it. */
+function v4l2Controls(controls: Record<string, number>): string {
+  return ["controls", ...Object.entries(controls).map(([key, value]) => `${key}=${value}`)].join(",");
+}
 
 /**
  * Raspberry Pi 4's V4L2 memory-to-memory encoder. It needs an explicit level in its caps (below 3 it
@@ -119,28 +109,23 @@ const openh264: EncoderDefinition = {
  * `v4l2convert`, the Pi's hardware scaler and converter.
  */
 const v4l2h264: EncoderDefinition = {
-  id: "v4l2h264enc",
-  element: "v4l2h264enc",
-  hardware: true,
-  profile: "constrained-baseline",
-  maxWidth: 1920,
-  scaler: () => [element("v4l2convert")],
-  input: { format: "I420" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "v4l2h264enc",
-      {
-        "extra-controls": v4l2Controls({
-          video_bitrate_mode: 1, // constant bitrate
-          video_bitrate: bitrateKbps * 1000,
-          h264_i_frame_period: keyframeInterval,
-          repeat_sequence_header: 1,
-        }),
-      },
-      ENCODER_NAME,
-    ),
-    h264Caps("constrained-baseline", level),
-  ],
+  ...define({
+    id: "v4l2h264enc",
+    hardware: true,
+    profile: "constrained-baseline",
+    maxWidth: 1920,
+    scaler: ["v4l2convert"],
+    input: { format: "I420" },
+    properties: (kbps, keyframeInterval) => ({
+      "extra-controls": v4l2Controls({
+        video_bitrate_mode: 1, // constant bitrate
+        video_bitrate: kbps * 1000,
+        h264_i_frame_period: keyframeInterval,
+        repeat_sequence_header: 1,
+      }),
+    }),
+    bitrateProperty: BPS,
+  }),
   bitrate: (kbps) => [
     {
       element: ENCODER_NAME,
@@ -150,139 +135,120 @@ const v4l2h264: EncoderDefinition = {
   ],
 };
 
-/** A GstStructure in its string form, as `extra-controls` takes it. */
-function v4l2Controls(controls: Record<string, number>): string {
-  return ["controls", ...Object.entries(controls).map(([key, value]) => `${key}=${value}`)].join(",");
-}
-
-/** Intel and AMD through VA-API, GStreamer's newer `va` plugin. Recent Intel drivers offer no baseline. */
-const vah264: EncoderDefinition = {
-  id: "vah264enc",
-  element: "vah264enc",
-  hardware: true,
-  profile: "main",
-  maxWidth: 4096,
-  scaler: () => [element("vapostproc")],
-  input: { format: "NV12", feature: "memory:VAMemory" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "vah264enc",
-      { "rate-control": "cbr", bitrate: bitrateKbps, "key-int-max": keyframeInterval, "b-frames": 0 },
-      ENCODER_NAME,
-    ),
-    h264Caps("main", level),
-  ],
-  bitrate: (kbps) => [{ element: ENCODER_NAME, property: "bitrate", value: kbps }],
-};
-
-/** Intel through the older `vaapi` plugin (GStreamer before the `va` plugin, older distributions). */
-const vaapih264: EncoderDefinition = {
-  id: "vaapih264enc",
-  element: "vaapih264enc",
-  hardware: true,
-  profile: "constrained-baseline",
-  maxWidth: 4096,
-  scaler: () => [element("vaapipostproc")],
-  input: { format: "NV12", feature: "memory:VASurface" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "vaapih264enc",
-      { "rate-control": "cbr", bitrate: bitrateKbps, "keyframe-period": keyframeInterval, "max-bframes": 0 },
-      ENCODER_NAME,
-    ),
-    h264Caps("constrained-baseline", level),
-  ],
-  bitrate: (kbps) => [{ element: ENCODER_NAME, property: "bitrate", value: kbps }],
-};
-
-/** Intel Quick Sync through oneVPL/Media SDK. */
-const qsvh264: EncoderDefinition = {
-  id: "qsvh264enc",
-  element: "qsvh264enc",
-  hardware: true,
-  profile: "main",
-  maxWidth: 4096,
-  scaler: () => [element("videoscale"), element("videoconvert")],
-  input: { format: "NV12" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "qsvh264enc",
-      {
-        "rate-control": "cbr",
-        bitrate: bitrateKbps,
-        "gop-size": keyframeInterval,
-        "b-frames": 0,
-        "low-latency": true,
-      },
-      ENCODER_NAME,
-    ),
-    h264Caps("main", level),
-  ],
-  bitrate: (kbps) => [{ element: ENCODER_NAME, property: "bitrate", value: kbps }],
-};
-
-/** NVIDIA desktop GPUs through NVENC. */
-const nvh264: EncoderDefinition = {
-  id: "nvh264enc",
-  element: "nvh264enc",
-  hardware: true,
-  profile: "constrained-baseline",
-  maxWidth: 4096,
-  scaler: () => [element("cudaupload"), element("cudaconvert"), element("cudascale")],
-  input: { format: "NV12", feature: "memory:CUDAMemory" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "nvh264enc",
-      {
-        preset: "low-latency-hq",
-        "rc-mode": "cbr",
-        bitrate: bitrateKbps,
-        "gop-size": keyframeInterval,
-        bframes: 0,
-        zerolatency: true,
-      },
-      ENCODER_NAME,
-    ),
-    h264Caps("constrained-baseline", level),
-  ],
-  bitrate: (kbps) => [{ element: ENCODER_NAME, property: "bitrate", value: kbps }],
-};
-
-/** NVIDIA Jetson's V4L2 encoder, fed NVMM buffers by `nvvidconv`. */
-const nvv4l2h264: EncoderDefinition = {
-  id: "nvv4l2h264enc",
-  element: "nvv4l2h264enc",
-  hardware: true,
-  profile: "constrained-baseline",
-  maxWidth: 4096,
-  scaler: () => [element("nvvidconv")],
-  input: { format: "I420", feature: "memory:NVMM" },
-  encoder: ({ bitrateKbps, keyframeInterval, level }) => [
-    element(
-      "nvv4l2h264enc",
-      {
-        bitrate: bitrateKbps * 1000,
-        iframeinterval: keyframeInterval,
-        "insert-sps-pps": true,
-        "maxperf-enable": true,
-        profile: 0, // baseline
-      },
-      ENCODER_NAME,
-    ),
-    h264Caps("constrained-baseline", level),
-  ],
-  bitrate: (kbps) => [{ element: ENCODER_NAME, property: "bitrate", value: kbps * 1000 }],
-};
-
 export const ENCODERS: Readonly<Record<EncoderId, EncoderDefinition>> = {
   v4l2h264enc: v4l2h264,
-  vah264enc: vah264,
-  vaapih264enc: vaapih264,
-  qsvh264enc: qsvh264,
-  nvh264enc: nvh264,
-  nvv4l2h264enc: nvv4l2h264,
-  x264enc: x264,
-  openh264enc: openh264,
+  // Intel and AMD through VA-API, GStreamer's newer `va` plugin. Recent Intel drivers offer no Baseline.
+  vah264enc: define({
+    id: "vah264enc",
+    hardware: true,
+    profile: "main",
+    maxWidth: 4096,
+    scaler: ["vapostproc"],
+    input: { format: "NV12", feature: "memory:VAMemory" },
+    properties: (kbps, gop) => ({ "rate-control": "cbr", bitrate: kbps, "key-int-max": gop, "b-frames": 0 }),
+    bitrateProperty: KBPS,
+  }),
+  // Intel through the older `vaapi` plugin (older distributions).
+  vaapih264enc: define({
+    id: "vaapih264enc",
+    hardware: true,
+    profile: "constrained-baseline",
+    maxWidth: 4096,
+    scaler: ["vaapipostproc"],
+    input: { format: "NV12", feature: "memory:VASurface" },
+    properties: (kbps, gop) => ({
+      "rate-control": "cbr",
+      bitrate: kbps,
+      "keyframe-period": gop,
+      "max-bframes": 0,
+    }),
+    bitrateProperty: KBPS,
+  }),
+  // Intel Quick Sync through oneVPL/Media SDK.
+  qsvh264enc: define({
+    id: "qsvh264enc",
+    hardware: true,
+    profile: "main",
+    maxWidth: 4096,
+    scaler: SOFTWARE_SCALER,
+    input: { format: "NV12" },
+    properties: (kbps, gop) => ({
+      "rate-control": "cbr",
+      bitrate: kbps,
+      "gop-size": gop,
+      "b-frames": 0,
+      "low-latency": true,
+    }),
+    bitrateProperty: KBPS,
+  }),
+  // NVIDIA desktop GPUs through NVENC.
+  nvh264enc: define({
+    id: "nvh264enc",
+    hardware: true,
+    profile: "constrained-baseline",
+    maxWidth: 4096,
+    scaler: ["cudaupload", "cudaconvert", "cudascale"],
+    input: { format: "NV12", feature: "memory:CUDAMemory" },
+    properties: (kbps, gop) => ({
+      preset: "low-latency-hq",
+      "rc-mode": "cbr",
+      bitrate: kbps,
+      "gop-size": gop,
+      bframes: 0,
+      zerolatency: true,
+    }),
+    bitrateProperty: KBPS,
+  }),
+  // NVIDIA Jetson's V4L2 encoder, fed NVMM buffers by `nvvidconv`.
+  nvv4l2h264enc: define({
+    id: "nvv4l2h264enc",
+    hardware: true,
+    profile: "constrained-baseline",
+    maxWidth: 4096,
+    scaler: ["nvvidconv"],
+    input: { format: "I420", feature: "memory:NVMM" },
+    properties: (kbps, gop) => ({
+      bitrate: kbps * 1000,
+      iframeinterval: gop,
+      "insert-sps-pps": true,
+      "maxperf-enable": true,
+      profile: 0, // baseline
+    }),
+    bitrateProperty: BPS,
+  }),
+  // Without I420 in front (the software scaler's caps) x264 picks 4:4:4 and emits High 4:4:4.
+  x264enc: define({
+    id: "x264enc",
+    hardware: false,
+    profile: "constrained-baseline",
+    maxWidth: 3840,
+    scaler: SOFTWARE_SCALER,
+    input: { format: "I420" },
+    properties: (kbps, gop) => ({
+      tune: "zerolatency",
+      "speed-preset": "ultrafast",
+      bitrate: kbps,
+      "key-int-max": gop,
+      bframes: 0,
+    }),
+    bitrateProperty: KBPS,
+  }),
+  openh264enc: define({
+    id: "openh264enc",
+    hardware: false,
+    profile: "constrained-baseline",
+    maxWidth: 3840,
+    scaler: SOFTWARE_SCALER,
+    input: { format: "I420" },
+    properties: (kbps, gop) => ({
+      "rate-control": "bitrate",
+      bitrate: kbps * 1000,
+      "gop-size": gop,
+      complexity: "low",
+      "usage-type": "camera",
+    }),
+    bitrateProperty: BPS,
+  }),
 };
 
 export function isEncoderId(value: string): value is EncoderId {

@@ -1,4 +1,5 @@
 import { type CapsNode, capsString, type ElementNode, type PipelineDescription } from "./description.js";
+import { ENCODER_IDS } from "./encoders.js";
 
 /**
  * The only elements a Spoke pipeline may contain. Media never comes to rest on the box and never goes
@@ -33,14 +34,7 @@ export const ALLOWED_ELEMENTS: ReadonlySet<string> = new Set([
   "vajpegdec",
   "nvjpegdec",
   // H.264 encoders
-  "x264enc",
-  "openh264enc",
-  "v4l2h264enc",
-  "vah264enc",
-  "vaapih264enc",
-  "qsvh264enc",
-  "nvh264enc",
-  "nvv4l2h264enc",
+  ...ENCODER_IDS,
   "h264parse",
   "cudascale",
   // audio

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { SystemSourceResolver } from "../../agent/adapters/devices/system-source-resolver.js";
 import { FeedRunner, type FeedRunnerDeps } from "../../agent/adapters/gstreamer/feed-runner.js";
 import { FeedWorkerProcess } from "../../agent/adapters/gstreamer/feed-worker-process.js";
-import { directSourceResolver } from "../../agent/adapters/gstreamer/source-resolver.js";
 import { forkOnDemand, WorkerPool } from "../../agent/adapters/gstreamer/worker-pool.js";
 import type { MediaFeedEvents } from "../../agent/app/ports.js";
 import type { SpokeError } from "../../agent/core/errors.js";
@@ -77,7 +77,7 @@ function runner(
 ): FeedRunner {
   const created = new FeedRunner(
     plannedFeed(config),
-    directSourceResolver,
+    new SystemSourceResolver(),
     options.timings ?? QUICK_TIMINGS,
     events,
     testLog,

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { SystemSourceResolver } from "../../agent/adapters/devices/system-source-resolver.js";
 import { FeedRunner } from "../../agent/adapters/gstreamer/feed-runner.js";
-import { directSourceResolver } from "../../agent/adapters/gstreamer/source-resolver.js";
 import { forkOnDemand } from "../../agent/adapters/gstreamer/worker-pool.js";
 import type { MediaFeedEvents } from "../../agent/app/ports.js";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
@@ -127,7 +127,7 @@ describe("a capture device missing at the start", () => {
     // A test picture that the worker only starts once `device` exists: a camera the test plugs in.
     const runner = new FeedRunner(
       plannedFeed(testConfig("http://127.0.0.1:9/whip")),
-      directSourceResolver,
+      new SystemSourceResolver(),
       QUICK_TIMINGS,
       events,
       testLog,
