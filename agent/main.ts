@@ -80,14 +80,19 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   );
 
   // Hotplug: udev's by-id links come and go with the devices; a feed waiting for its device retries.
-  const devices = new ByIdWatcher();
-  devices.onChange(() => session.devicesChanged());
+  const devices = [new ByIdWatcher(), new ByIdWatcher({ root: "/dev/snd/by-id" })];
+  for (const watcher of devices) {
+    watcher.onChange(() => {
+      sources.invalidate();
+      session.devicesChanged();
+    });
+  }
 
   let releaseButton: () => void = () => undefined;
   // One teardown path, also for a start that fails half-way: every step is safe on a part not started.
   const stop = async (): Promise<void> => {
     releaseButton();
-    devices.close();
+    for (const watcher of devices) watcher.close();
     await control.stop();
     await session.shutdown();
     await workers.stop();

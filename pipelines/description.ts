@@ -68,6 +68,23 @@ export function fraction(numerator: number, denominator = 1): Fraction {
   return { numerator, denominator };
 }
 
+/**
+ * A frame rate as GStreamer's fraction: whole rates over 1, the NTSC family (29.97, 59.94, 23.976) over
+ * 1001 as devices advertise them, anything else (7.5) in lowest terms.
+ */
+export function frameRate(fps: number): Fraction {
+  if (Number.isInteger(fps)) return fraction(fps);
+  const ntsc = Math.round((fps * 1001) / 1000);
+  if (Math.abs((ntsc * 1000) / 1001 - fps) < 0.005) return fraction(ntsc * 1000, 1001);
+  const numerator = Math.round(fps * 1000);
+  const divisor = greatestCommonDivisor(numerator, 1000);
+  return fraction(numerator / divisor, 1000 / divisor);
+}
+
+function greatestCommonDivisor(a: number, b: number): number {
+  return b === 0 ? a : greatestCommonDivisor(b, a % b);
+}
+
 /** GStreamer's own syntax for a caps value, e.g. `(string)4`, `30/1`, `1280`. */
 export function capsValue(value: PropertyValue): string {
   if (typeof value === "object") return `${value.numerator}/${value.denominator}`;

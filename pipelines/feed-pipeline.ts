@@ -4,7 +4,7 @@ import {
   caps,
   capsString,
   element,
-  fraction,
+  frameRate,
   type PipelineDescription,
   type PipelineNode,
 } from "./description.js";
@@ -22,6 +22,8 @@ export const MODE_NAME = "mode";
 export const RATE_NAME = "rate";
 /** The audio level meter whose bus messages say whether sound flows. */
 export const LEVEL_NAME = "level";
+/** The microphone: its errors (unplugged, busy) cost the sound, never the picture. */
+export const MIC_NAME = "mic";
 
 /** RTP payload types the worker stamps; the WebRTC sender rewrites them to the negotiated ones. */
 export const H264_PAYLOAD_TYPE = 96;
@@ -124,7 +126,7 @@ export function modeCaps(encoderId: EncoderId, mode: PipelineMode): string {
   return capsString(
     caps(
       "video/x-raw",
-      { format, width: mode.width, height: mode.height, framerate: fraction(mode.framerate) },
+      { format, width: mode.width, height: mode.height, framerate: frameRate(mode.framerate) },
       feature,
     ),
   );
@@ -135,7 +137,7 @@ function sourceNodes(source: VideoSourcePlan, full: PipelineMode): PipelineNode[
     case "test":
       return [
         element("videotestsrc", { "is-live": true, pattern: source.pattern }),
-        caps("video/x-raw", { width: full.width, height: full.height, framerate: fraction(full.framerate) }),
+        caps("video/x-raw", { width: full.width, height: full.height, framerate: frameRate(full.framerate) }),
         // The wall clock on the test picture makes motion and latency visible in the demo.
         element("clockoverlay", {
           halignment: "right",
@@ -153,7 +155,7 @@ function sourceNodes(source: VideoSourcePlan, full: PipelineMode): PipelineNode[
           format: "NV12",
           width: full.width,
           height: full.height,
-          framerate: fraction(full.framerate),
+          framerate: frameRate(full.framerate),
         }),
       ];
   }
@@ -161,7 +163,7 @@ function sourceNodes(source: VideoSourcePlan, full: PipelineMode): PipelineNode[
 
 /** The capture format chosen from what the device advertises, asked for explicitly. */
 function v4l2Nodes(device: string, capture: CaptureMode, decoder: JpegDecoder): PipelineNode[] {
-  const size = { width: capture.width, height: capture.height, framerate: fraction(capture.framerate) };
+  const size = { width: capture.width, height: capture.height, framerate: frameRate(capture.framerate) };
   const source = element("v4l2src", { device, "io-mode": "mmap" });
   if (capture.format === "mjpeg") {
     return [source, caps("image/jpeg", size), element("jpegparse"), element(decoder)];
@@ -186,16 +188,15 @@ export function audioChain(audio: AudioConfig, port: number): Chain {
 function audioSource(source: AudioConfig["source"]): PipelineNode {
   switch (source.type) {
     case "test":
-      return element("audiotestsrc", {
-        "is-live": true,
-        wave: "sine",
-        freq: source.frequencyHz,
-        volume: 0.2,
-      });
+      return element(
+        "audiotestsrc",
+        { "is-live": true, wave: "sine", freq: source.frequencyHz, volume: 0.2 },
+        MIC_NAME,
+      );
     case "alsa":
-      return element("alsasrc", { device: source.device });
+      return element("alsasrc", { device: source.device }, MIC_NAME);
     case "pulse":
-      return element("pulsesrc", { device: source.device });
+      return element("pulsesrc", { device: source.device }, MIC_NAME);
   }
 }
 
@@ -210,19 +211,20 @@ export const PROBE_FRAMES = 15;
  * The encoder probe's pipeline: a few frames of a small test picture through exactly the scaler, caps
  * and encoder a feed would use, out as RTP to the agent, which reads the stream back.
  */
+const PROBE_MODE = { width: 640, height: 360, framerate: 30 };
+const PROBE_KBPS = 500;
+/** The level the probe pins, and checks the stream against. */
+export const PROBE_LEVEL = h264Level({ ...PROBE_MODE, bitrateKbps: PROBE_KBPS });
+
 export function buildProbePipeline(encoderId: EncoderId, port: number): FeedPipeline {
   const encoder = ENCODERS[encoderId];
-  const mode = { width: 640, height: 360, framerate: 30 };
+  const mode = PROBE_MODE;
   const chain: Chain = [
     element("videotestsrc", { "num-buffers": PROBE_FRAMES, pattern: "ball" }),
-    caps("video/x-raw", { width: mode.width, height: mode.height, framerate: fraction(mode.framerate) }),
+    caps("video/x-raw", { width: mode.width, height: mode.height, framerate: frameRate(mode.framerate) }),
     ...encoder.scaler(),
     element("capsfilter", { caps: modeCaps(encoderId, mode) }, MODE_NAME),
-    ...encoder.encoder({
-      bitrateKbps: 500,
-      keyframeInterval: 30,
-      level: h264Level({ ...mode, bitrateKbps: 500 }, encoder.profile).name,
-    }),
+    ...encoder.encoder({ bitrateKbps: PROBE_KBPS, keyframeInterval: 30, level: PROBE_LEVEL.name }),
     element("rtph264pay", { pt: H264_PAYLOAD_TYPE, mtu: 1200, "config-interval": -1 }, PAYLOADER_NAME),
     loopbackSink(port),
   ];

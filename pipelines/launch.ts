@@ -50,6 +50,12 @@ export const ALLOWED_ELEMENTS: ReadonlySet<string> = new Set([
   "fakesink",
 ]);
 
+/** A sink takes only these properties: nothing that adds a destination or writes what passes through. */
+const SINK_PROPERTIES: Readonly<Record<string, ReadonlySet<string>>> = {
+  udpsink: new Set(["host", "port", "sync", "async"]),
+  fakesink: new Set(["sync", "async"]),
+};
+
 export class PipelineRejected extends Error {
   override readonly name = "PipelineRejected";
 }
@@ -90,6 +96,12 @@ function validateElement(node: ElementNode): void {
     if (typeof value === "number" && !Number.isFinite(value)) {
       throw new PipelineRejected(`${node.factory} ${property} must be a finite number`);
     }
+  }
+  const allowed = SINK_PROPERTIES[node.factory];
+  const extra = allowed ? Object.keys(node.properties).filter((property) => !allowed.has(property)) : [];
+  if (extra.length > 0) {
+    // `clients` would add destinations to udpsink; `dump` would print frames to a log.
+    throw new PipelineRejected(`${node.factory} may not be given ${extra.join(", ")}`);
   }
   if (node.factory === "udpsink" && node.properties.host !== "127.0.0.1") {
     // RTP goes to the agent on this box and nowhere else.

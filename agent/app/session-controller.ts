@@ -17,6 +17,7 @@ export interface SessionObserver {
 interface Publication {
   feed: MediaFeed;
   publisher: Publisher;
+  feedId: string;
   /** The feed waited for its device at the start: its WHIP session is made when the feed runs. */
   connectWhenRunning: boolean;
 }
@@ -146,7 +147,7 @@ export class SessionController {
       },
       log.child({ module: "webrtc", feed: feed.id }),
     );
-    publication = { feed: mediaFeed, publisher, connectWhenRunning: false };
+    publication = { feedId: feed.id, feed: mediaFeed, publisher, connectWhenRunning: false };
     return publication;
   }
 
@@ -166,7 +167,10 @@ export class SessionController {
     feed.requestKeyframe();
   }
 
-  /** A feed whose device was plugged in during the session: publish it now. */
+  /**
+   * A feed whose device was plugged in during the session: publish it now. If the hub refuses it, only
+   * this feed is off the air (reported as a feed failure); the others stay live.
+   */
   private connectLate(publication: Publication, log: Logger): void {
     publication.connectWhenRunning = false;
     if (!this.publications.includes(publication)) return;
@@ -174,7 +178,7 @@ export class SessionController {
       if (!this.publications.includes(publication)) return;
       const failure = toSpokeError(error).toInfo();
       log.warn({ error: failure }, "could not publish the feed whose device came back");
-      this.dispatch({ type: "connectionLost", error: failure });
+      this.observer.feedFailed(publication.feedId, failure);
     });
   }
 

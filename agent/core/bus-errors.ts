@@ -18,7 +18,12 @@ export function busErrorCode(error: BusError): ErrorCode {
   // A source that cannot give the caps asked for: "Internal data stream error" with reason not-negotiated.
   if (/not-negotiated/i.test(text)) return "SPOKE_FEED_FORMAT_UNSUPPORTED";
   if (/busy|EBUSY/i.test(text)) return "SPOKE_FEED_SOURCE_BUSY";
-  if (/no such (file|device)|does not exist|resource not found|cannot identify device/i.test(text))
+  // libcamerasrc: "Could not find a camera named '…'", "Could not find any supported camera on this system".
+  if (
+    /no such (file|device)|does not exist|resource not found|cannot identify device|could not find (a|any) .*camera/i.test(
+      text,
+    )
+  )
     return "SPOKE_FEED_SOURCE_MISSING";
   if (error.element === ENCODER_NAME) return "SPOKE_FEED_ENCODER_FAILED";
   if (/timed? ?out/i.test(text)) return "SPOKE_FEED_STALLED";

@@ -94,7 +94,7 @@ export function planCapacity(platform: Platform, requests: readonly PlanRequest[
       order.slice(position + 1).map((later) => later.request),
     );
     const placed = place(request, room);
-    if (!placed) return { ok: false, error: refusal(request, index, platform, left) };
+    if (!placed) return { ok: false, error: refusal(request, index, platform, room) };
     left[placed.hardware ? "hardware" : "software"] -= placed.macroblocksPerSecond;
     planned.set(index, placed);
   }
@@ -124,11 +124,20 @@ function withoutReservations(
 ): { hardware: number; software: number } {
   const room = { ...left };
   for (const request of later) {
+    // In software where the feed can be encoded in software (the hardware goes to priority), else in
+    // the hardware its encoders need.
+    const pools = poolsOf(request);
     const smallest = Math.min(...ladderFor(request, request.wanted.software).map(macroblocksPerSecond));
-    if (room.software >= smallest) room.software -= smallest;
-    else if (room.hardware >= smallest) room.hardware -= smallest;
+    if (pools.software && room.software >= smallest) room.software -= smallest;
+    else if (pools.hardware && room.hardware >= smallest) room.hardware -= smallest;
   }
   return room;
+}
+
+/** Which kinds of encoding a feed's usable encoders offer. */
+function poolsOf(request: PlanRequest): { hardware: boolean; software: boolean } {
+  const kinds = request.encoders.map((encoder) => ENCODERS[encoder].hardware);
+  return { hardware: kinds.includes(true), software: kinds.includes(false) };
 }
 
 function ladderFor(request: PlanRequest, wanted: Mode): Mode[] {
@@ -169,9 +178,11 @@ function refusal(
   platform: Platform,
   left: { hardware: number; software: number },
 ): string {
-  const wanted = request.wanted.software;
+  const pools = poolsOf(request);
+  const wanted = pools.software ? request.wanted.software : request.wanted.hardware;
   const need = macroblocksPerSecond(wanted);
-  const room = Math.max(left.software, left.hardware);
+  // The hint is what fits the room this feed's own encoders have, at its place in the order.
+  const room = Math.max(pools.software ? left.software : 0, pools.hardware ? left.hardware : 0);
   const fits = largestFitting(wanted, room);
   const hint = fits ? ` (${describeMode(fits)} would fit)` : "; or remove a feed of lower priority";
   return (

@@ -1,4 +1,4 @@
-import { ENCODERS, type EncoderId } from "../../pipelines/encoders.js";
+import type { EncoderId } from "../../pipelines/encoders.js";
 
 /** The kinds of box Spoke knows; each has its own order of encoders to try. */
 export const PLATFORMS = [
@@ -50,12 +50,6 @@ export interface ProbeResult {
   detail: string;
 }
 
-export interface EncoderChoice {
-  encoder: EncoderId;
-  hardware: boolean;
-  reason: string;
-}
-
 export type EncoderPreference = "auto" | EncoderId;
 
 /** The usable encoders in the platform's order, or the preferred one alone when it is usable. */
@@ -67,27 +61,4 @@ export function usableEncoders(
   const usable = new Set(probes.filter((probe) => probe.usable).map((probe) => probe.encoder));
   if (preference !== "auto") return usable.has(preference) ? [preference] : [];
   return ENCODER_ORDER[platform].filter((id) => usable.has(id));
-}
-
-/**
- * The encoder a feed uses: the first of the platform's order that passed the probe and can take the
- * picture's width; a preference in the config wins when it passed. Undefined when nothing fits, with the
- * probe details for the error message.
- */
-export function chooseEncoder(
-  platform: Platform,
-  probes: readonly ProbeResult[],
-  preference: EncoderPreference,
-  width: number,
-): EncoderChoice | undefined {
-  for (const id of usableEncoders(platform, probes, preference)) {
-    const definition = ENCODERS[id];
-    if (width > definition.maxWidth) continue;
-    const reason =
-      preference === "auto"
-        ? `first usable encoder for ${platform}${definition.hardware ? " (hardware)" : " (software)"}`
-        : "chosen in the configuration";
-    return { encoder: id, hardware: definition.hardware, reason };
-  }
-  return undefined;
 }

@@ -59,6 +59,8 @@ export interface FeedAudioStatus {
   flowing: boolean;
   levelDb?: number;
   packetsForwarded: number;
+  /** Why the microphone stopped (unplugged, busy); the picture went on without it. */
+  lastError?: ErrorInfo;
 }
 
 /** A worker that ran this long before failing was healthy: its failure starts the backoff afresh. */

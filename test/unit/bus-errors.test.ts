@@ -22,6 +22,11 @@ describe("GStreamer bus errors", () => {
       "SPOKE_FEED_SOURCE_BUSY",
     ],
     [
+      "a CSI camera that libcamera cannot find",
+      { element: "libcamerasrc0", message: "Could not find any supported camera on this system." },
+      "SPOKE_FEED_SOURCE_MISSING",
+    ],
+    [
       "a camera unplugged while streaming",
       {
         element: "v4l2src0",

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../agent/config/validate.js";
 import { macroblocksPerSecond, type PlanRequest, planCapacity } from "../../agent/core/capacity.js";
 import {
-  chooseEncoder,
   detectPlatform,
   ENCODER_ORDER,
   type Platform,
@@ -15,6 +14,22 @@ import { configInput } from "../helpers/config.js";
 
 const proven = (...ids: EncoderId[]): ProbeResult[] =>
   ids.map((encoder) => ({ encoder, usable: true, detail: "test encode" }));
+
+/** The encoder a single feed of this size gets on the platform, through the planner as the agent does. */
+function chosen(platform: Platform, probes: readonly ProbeResult[], width: number, framerate = 30) {
+  const mode = { width, height: Math.round((width * 9) / 32) * 2, framerate };
+  const outcome = planCapacity(platform, [
+    {
+      id: "f",
+      role: "ultrasound",
+      keep: "framerate",
+      wanted: { hardware: mode, software: mode },
+      explicit: true,
+      encoders: usableEncoders(platform, probes),
+    },
+  ]);
+  return outcome.ok ? outcome.plan.feeds[0] : undefined;
+}
 
 describe("platform detection", () => {
   it.each([
@@ -60,19 +75,15 @@ describe("encoder choice from probe results", () => {
     ["nvidia", proven("nvh264enc", "x264enc"), "nvh264enc", true],
     ["jetson", proven("nvv4l2h264enc", "x264enc"), "nvv4l2h264enc", true],
   ] as const)("%s with %j takes %s", (platform, probes, encoder, hardware) => {
-    expect(chooseEncoder(platform, probes, "auto", 1920)).toMatchObject({ encoder, hardware });
+    expect(chosen(platform, probes, 1280)).toMatchObject({ encoder, hardware });
   });
 
   it("finds nothing when no encoder passed", () => {
-    expect(
-      chooseEncoder("generic", [{ encoder: "x264enc", usable: false, detail: "x" }], "auto", 1280),
-    ).toBeUndefined();
+    expect(chosen("generic", [{ encoder: "x264enc", usable: false, detail: "x" }], 1280)).toBeUndefined();
   });
 
   it("passes over the Pi 4's encoder for a picture wider than 1920", () => {
-    expect(chooseEncoder("raspberry-pi-4", proven("v4l2h264enc", "x264enc"), "auto", 3840)?.encoder).toBe(
-      "x264enc",
-    );
+    expect(chosen("raspberry-pi-4", proven("v4l2h264enc", "x264enc"), 3840, 2)?.encoder).toBe("x264enc");
   });
 
   it("takes the configured encoder when it passed, and nothing else when it did not", () => {
@@ -163,6 +174,45 @@ describe("capacity plan", () => {
     if (outcome.ok) return;
     expect(outcome.error).toMatch(/^feeds\[1\] \(doc, document\): 3840x2160@30 needs 972000 macroblocks\/s/);
     expect(outcome.error).toMatch(/lower feeds\[1\]\.width\/height or feeds\[1\]\.framerate/);
+  });
+
+  it("keeps room in the hardware for later feeds that can only use the hardware", () => {
+    const hardwareOnly: EncoderId[] = ["v4l2h264enc"];
+    const outcome = planCapacity("raspberry-pi-4", [
+      request({ id: "room", role: "camera", encoders: hardwareOnly }),
+      request({ id: "doc", role: "document", encoders: hardwareOnly }),
+      request({ id: "us", role: "ultrasound", encoders: hardwareOnly }),
+    ]);
+    if (!outcome.ok) throw new Error(outcome.error);
+    expect(outcome.plan.feeds.every((feed) => feed.hardware)).toBe(true);
+    // The ultrasound gave up size, not frame rate, so that the other two could have their smallest steps.
+    expect(outcome.plan.feeds[2]?.mode).toMatchObject({ width: 1440, height: 810, framerate: 30 });
+    expect(outcome.plan.hardware.usedMbPerSecond).toBeLessThanOrEqual(
+      outcome.plan.hardware.capacityMbPerSecond,
+    );
+  });
+
+  it("suggests a size that really fits what is left for the refused feed", () => {
+    const uhd = { width: 3840, height: 2160, framerate: 30 };
+    const outcome = planCapacity("raspberry-pi-5", [
+      request({ id: "doc", role: "document", explicit: true, wanted: { hardware: uhd, software: uhd } }),
+    ]);
+    if (outcome.ok) throw new Error("a Pi 5 cannot encode 4K30");
+    const suggested = /\((\d+)x(\d+)@(\d+) would fit\)/.exec(outcome.error);
+    expect(suggested).not.toBeNull();
+    const [width, height, framerate] = (suggested ?? []).slice(1).map(Number);
+    const retry = planCapacity("raspberry-pi-5", [
+      request({
+        id: "doc",
+        role: "document",
+        explicit: true,
+        wanted: {
+          hardware: { width: width ?? 0, height: height ?? 0, framerate: framerate ?? 0 },
+          software: { width: width ?? 0, height: height ?? 0, framerate: framerate ?? 0 },
+        },
+      }),
+    ]);
+    expect(retry.ok).toBe(true);
   });
 
   it("refuses a feed without any usable encoder", () => {

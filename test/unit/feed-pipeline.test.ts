@@ -164,7 +164,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
     const [video, sound] = pipeline.launch.split("  ");
     expect(video).toContain("udpsink host=127.0.0.1 port=5004");
     expect(sound?.split(" ! ")).toEqual([
-      "audiotestsrc is-live=true wave=sine freq=440 volume=0.2",
+      "audiotestsrc name=mic is-live=true wave=sine freq=440 volume=0.2",
       "audioconvert",
       "audioresample",
       "audio/x-raw,rate=48000,channels=1",
@@ -178,7 +178,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
   it("an ALSA microphone is opened by its device id", () => {
     const audio = { source: { type: "alsa" as const, device: "hw:CARD=Device,DEV=0" }, bitrateKbps: 24 };
     const launch = buildFeedPipeline(plan({ audio }), { video: 1, audio: 2 }).launch;
-    expect(launch).toContain('alsasrc device="hw:CARD=Device,DEV=0" ! audioconvert');
+    expect(launch).toContain('alsasrc name=mic device="hw:CARD=Device,DEV=0" ! audioconvert');
     expect(launch).toContain("opusenc bitrate=24000");
   });
 
@@ -250,6 +250,19 @@ describe("safe construction", () => {
   it("refuses a UDP sink that sends anywhere but loopback", () => {
     const chain = [element("videotestsrc"), element("udpsink", { host: "198.51.100.7", port: 5000 })];
     expect(() => toLaunch({ chains: [chain] })).toThrow(PipelineRejected);
+  });
+
+  it.each([
+    [
+      "udpsink",
+      { host: "127.0.0.1", port: 5000, clients: "198.51.100.7:5000" },
+      "udpsink may not be given clients",
+    ],
+    ["fakesink", { dump: true }, "fakesink may not be given dump"],
+  ])("refuses %s properties that send or write media elsewhere", (factory, properties, message) => {
+    expect(() => toLaunch({ chains: [[element("videotestsrc"), element(factory, properties)]] })).toThrow(
+      message,
+    );
   });
 
   it("refuses property names and caps values that could end an element", () => {

@@ -18,7 +18,15 @@ type V4l2Source = Extract<FeedSourceConfig, { type: "v4l2" }>;
  * `SPOKE_FEED_SOURCE_MISSING`, so the feed retries until it is.
  */
 export class SystemSourceResolver implements SourceResolver {
+  /** What the devices are, read once and kept until a device comes or goes: a restart reads no sysfs. */
+  private known: Promise<SystemDevices> | undefined;
+
   constructor(private readonly readDevices: () => Promise<SystemDevices> = () => readSystemDevices()) {}
+
+  /** A device came or went: the next start reads the devices again. */
+  invalidate(): void {
+    this.known = undefined;
+  }
 
   async resolve(settings: PlannedFeedSettings, full: Mode): Promise<VideoSourcePlan> {
     const source = settings.feed.source;
@@ -41,8 +49,22 @@ export class SystemSourceResolver implements SourceResolver {
     }
   }
 
+  private async lookUp(
+    id: SourceId,
+    afresh: boolean,
+  ): Promise<{ node: string; formats: VideoFormat[] | null }> {
+    if (afresh || !this.known) this.known = this.readDevices();
+    const devices = await this.known.catch((error: unknown) => {
+      this.known = undefined;
+      throw error;
+    });
+    const entry = resolveCaptureNode(id, devices.video.map(nodeEntry));
+    const report = devices.video.find((video) => video.node === entry.node);
+    return { node: entry.node, formats: report?.formats ?? null };
+  }
+
   private async findDevice(source: V4l2Source): Promise<{ node: string; formats: VideoFormat[] | null }> {
-    let id: ReturnType<typeof parseSourceId>;
+    let id: SourceId;
     try {
       id = parseSourceId(source.device);
     } catch {
@@ -50,11 +72,12 @@ export class SystemSourceResolver implements SourceResolver {
       // reports it missing if it is; its formats are not known.
       return { node: source.device, formats: null };
     }
-    const devices = await this.readDevices();
     try {
-      const entry = resolveCaptureNode(id, devices.video.map(nodeEntry));
-      const report = devices.video.find((video) => video.node === entry.node);
-      return { node: entry.node, formats: report?.formats ?? null };
+      return await this.lookUp(id, false).catch((error: unknown) => {
+        // Not among the devices known: perhaps plugged in since (a missed event); read them once afresh.
+        if (isSpokeError(error) && error.code === "SPOKE_DEVICE_NOT_FOUND") return this.lookUp(id, true);
+        throw error;
+      });
     } catch (error) {
       if (isSpokeError(error) && error.code === "SPOKE_DEVICE_NOT_FOUND") {
         throw new SpokeError(
@@ -69,6 +92,8 @@ export class SystemSourceResolver implements SourceResolver {
     }
   }
 }
+
+type SourceId = ReturnType<typeof parseSourceId>;
 
 function nodeEntry(video: VideoDeviceReport): VideoNodeEntry {
   const entry: VideoNodeEntry = { node: video.node, byId: video.byId, byPath: video.byPath, capture: true };

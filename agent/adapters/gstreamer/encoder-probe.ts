@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { ENCODER_IDS, ENCODERS, type EncoderId } from "../../../pipelines/encoders.js";
-import { buildProbePipeline } from "../../../pipelines/feed-pipeline.js";
+import { buildProbePipeline, PROBE_LEVEL } from "../../../pipelines/feed-pipeline.js";
 import type { ProbeResult } from "../../core/encoder-choice.js";
 import { toSpokeError } from "../../core/errors.js";
 import {
@@ -124,6 +124,22 @@ function judge(encoder: EncoderId, facts: StreamFacts): ProbeResult {
   const profile = profileName(facts.sps);
   if (!browserDecodable(facts.sps)) {
     return { encoder, usable: false, detail: `produced ${profile}, which browsers do not decode` };
+  }
+  // What the stream says must be what the SDP will announce: the encoder's profile family, and no
+  // higher level than the one pinned in its caps.
+  const announced = ENCODERS[encoder].profile;
+  const sameFamily =
+    profile === announced || (announced === "constrained-baseline" && profile === "baseline");
+  if (!sameFamily) {
+    return { encoder, usable: false, detail: `produced ${profile} where its caps ask for ${announced}` };
+  }
+  const pinned = Math.round(Number(PROBE_LEVEL.name) * 10);
+  if (facts.sps.levelIdc > pinned) {
+    return {
+      encoder,
+      usable: false,
+      detail: `produced level ${facts.sps.levelIdc / 10} above ${PROBE_LEVEL.name}`,
+    };
   }
   const level = (facts.sps.levelIdc / 10).toFixed(1);
   return { encoder, usable: true, detail: `test encode: ${profile}, level ${level}, keyframe` };

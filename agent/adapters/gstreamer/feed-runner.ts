@@ -57,6 +57,8 @@ export class FeedRunner implements MediaFeed {
   private lastFrames: { at: number; counts: FrameCounts } | undefined;
   /** Frames dropped by earlier workers of this session. */
   private droppedBefore = 0;
+  /** Counts launches: results of any but the newest are dropped. */
+  private launchGeneration = 0;
   /** The degradation step the feed is on (0: its full mode); a restarted worker starts there too. */
   private step = 0;
   /** When the last audio packet arrived (feeds with a microphone). */
@@ -157,8 +159,9 @@ export class FeedRunner implements MediaFeed {
     const mode = this.currentMode();
     this.status.step = step;
     this.status.mode = mode;
+    // Not running (starting, restarting): the next worker starts at the step.
     const worker = this.worker;
-    if (!worker) return;
+    if (!worker || this.status.state !== "running") return;
     const applied = await worker.setProperties([
       { element: MODE_NAME, property: "caps", value: modeCaps(this.settings.encoder, mode) },
     ]);
@@ -166,6 +169,7 @@ export class FeedRunner implements MediaFeed {
       this.requestKeyframe();
       return;
     }
+    if (this.worker !== worker || this.status.state !== "running") return; // it failed meanwhile
     this.log.warn(
       { detail: applied.detail, step },
       "mode change in place failed; restarting the worker at it",
@@ -186,6 +190,7 @@ export class FeedRunner implements MediaFeed {
 
   private replaceWorker(worker: FeedWorkerProcess): void {
     if (this.worker !== worker || this.stopped) return;
+    this.launchGeneration += 1; // what the old worker still reports is no longer this feed's news
     this.worker = undefined;
     worker.stop().then(
       () => this.restart(),
@@ -241,8 +246,16 @@ export class FeedRunner implements MediaFeed {
 
   /** Starts a worker; a replacement's first packet is announced as coming from a new encoder. */
   private async launch(replacement = false): Promise<void> {
+    // Only the newest launch speaks for the feed: a worker replaced or stopped meanwhile may still fail
+    // or come up, and must neither schedule a restart nor stay running.
+    const generation = ++this.launchGeneration;
+    const current = () => generation === this.launchGeneration && !this.stopped;
     let announceNewEncoder = replacement;
-    const plan = await this.plan();
+    const plan = await this.plan().catch((error: unknown) => {
+      if (current()) throw error;
+      return undefined;
+    });
+    if (!plan) return;
     const worker = new FeedWorkerProcess(this.settings.feed.id, this.timings, this.log, this.deps.workers);
     this.worker = worker;
     const announce = (): void => {
@@ -252,7 +265,7 @@ export class FeedRunner implements MediaFeed {
     };
     const audio = this.status.audio;
     const build = this.deps.buildPipeline ?? buildFeedPipeline;
-    await worker.start((ports) => build(plan, ports), {
+    const started = worker.start((ports) => build(plan, ports), {
       onRtp: (packet) => {
         announce();
         this.status.packetsForwarded += 1;
@@ -260,6 +273,12 @@ export class FeedRunner implements MediaFeed {
         this.events.onPacket(packet);
       },
       ...(audio && {
+        onAudioFailure: (error: SpokeError) => {
+          if (!current()) return;
+          audio.flowing = false;
+          audio.lastError = error.toInfo();
+          this.log.warn({ error: error.toInfo() }, "microphone failed; the picture goes on without sound");
+        },
         onAudioRtp: (packet: Buffer) => {
           announce();
           this.lastAudioAt = Date.now();
@@ -267,18 +286,27 @@ export class FeedRunner implements MediaFeed {
           this.events.onAudioPacket(packet);
         },
       }),
-      onFailure: (error) => this.onWorkerFailure(error),
+      onFailure: (error) => {
+        if (current()) this.onWorkerFailure(error);
+      },
       onStats: (stats) => {
         this.takeStats(stats);
         if (audio && stats.audioFlowing !== undefined) audio.flowing = stats.audioFlowing;
         if (audio && stats.audioLevelDb !== undefined) audio.levelDb = stats.audioLevelDb;
       },
     });
-    if (this.stopped) {
+    try {
+      await started;
+    } catch (error) {
+      if (current()) throw error;
+      return;
+    }
+    if (!current()) {
       await worker.stop();
       return;
     }
     this.log.info({ pid: worker.pid }, "feed worker running");
+    if (audio) delete audio.lastError;
     this.runningSince = Date.now();
     delete this.status.retryingSlowly;
     delete this.status.nextRetryInMs;
@@ -328,6 +356,12 @@ export class FeedRunner implements MediaFeed {
    * again now instead of at its next retry, so plugging the device back is all it takes.
    */
   retryNow(): void {
+    // A microphone lost while the picture runs comes back with a new worker: a blink of video for sound.
+    if (this.status.state === "running" && this.status.audio?.lastError && this.worker) {
+      this.log.info("capture devices changed; restarting the worker to take the microphone again");
+      this.replaceWorker(this.worker);
+      return;
+    }
     if (this.stopped || this.restartTimer === undefined) return;
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;

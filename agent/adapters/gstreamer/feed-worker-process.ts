@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import type { Logger } from "pino";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
 import type { FeedPipeline, FeedPorts } from "../../../pipelines/feed-pipeline.js";
+import { PipelineRejected } from "../../../pipelines/launch.js";
 import { type ErrorInfo, SpokeError } from "../../core/errors.js";
 import { LoopbackRtpSocket } from "./loopback-rtp-socket.js";
 import type { WorkerSource } from "./worker-pool.js";
@@ -39,6 +40,8 @@ export interface WorkerHandlers {
    * watched: a microphone that stops does not make the worker count as stalled.
    */
   onAudioRtp?(packet: Buffer): void;
+  /** The microphone failed; the worker and its video go on. */
+  onAudioFailure?(error: SpokeError): void;
   /** Called at most once, when a running worker dies or stalls (not after `stop`). */
   onFailure(error: SpokeError): void;
   onStats(stats: WorkerStats): void;
@@ -70,17 +73,21 @@ export class FeedWorkerProcess {
 
   /** Takes a worker (the spare, or a fresh fork) and resolves once its first RTP packet arrives. */
   async start(buildPipeline: (ports: FeedPorts) => FeedPipeline, handlers: WorkerHandlers): Promise<void> {
-    const video = await LoopbackRtpSocket.bind("video", this.log);
-    this.sockets.push(video);
-    const ports: FeedPorts = { video: video.port };
-    const onAudioRtp = handlers.onAudioRtp?.bind(handlers);
-    if (onAudioRtp) {
-      const audio = await LoopbackRtpSocket.bind("audio", this.log);
-      this.sockets.push(audio);
-      audio.onPacket(onAudioRtp);
-      ports.audio = audio.port;
+    let pipeline: FeedPipeline;
+    let video: LoopbackRtpSocket;
+    try {
+      const bound = await this.bindPorts(handlers);
+      video = bound.video;
+      pipeline = buildPipeline(bound.ports);
+    } catch (error) {
+      // Nothing is forked yet, but the ports are bound: release them, or every retry leaks a socket.
+      await this.stop();
+      throw error instanceof PipelineRejected
+        ? new SpokeError("SPOKE_FEED_PIPELINE_INVALID", `feed ${this.feedId}: ${error.message}`, {
+            cause: error,
+          })
+        : error;
     }
-    const pipeline = buildPipeline(ports);
     const firstPacket = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(this.startError("SPOKE_FEED_START_TIMEOUT", "no video from the pipeline"));
@@ -101,9 +108,10 @@ export class FeedWorkerProcess {
     }
     // Stopped while starting: stop() has already released everything.
     if (this.ended) return;
-    this.child?.on("exit", (code, signal) => this.failed(handlers, exitError(code, signal)));
+    this.child?.on("close", (code, signal) => this.failed(handlers, exitError(code, signal)));
     this.child?.on("message", (message: FromWorker) => {
       if (message.type === "error") this.failed(handlers, fromInfo(message.error));
+      if (message.type === "audio-failed") handlers.onAudioFailure?.(fromInfo(message.error));
       if (message.type === "stats") {
         const { type: _type, ...stats } = message;
         handlers.onStats(stats);
@@ -162,6 +170,21 @@ export class FeedWorkerProcess {
     this.closeSockets();
   }
 
+  /** The loopback ports the worker sends to: video, and audio when the feed has a microphone. */
+  private async bindPorts(handlers: WorkerHandlers): Promise<{ ports: FeedPorts; video: LoopbackRtpSocket }> {
+    const video = await LoopbackRtpSocket.bind("video", this.log);
+    this.sockets.push(video);
+    const ports: FeedPorts = { video: video.port };
+    const onAudioRtp = handlers.onAudioRtp?.bind(handlers);
+    if (onAudioRtp) {
+      const audio = await LoopbackRtpSocket.bind("audio", this.log);
+      this.sockets.push(audio);
+      audio.onPacket(onAudioRtp);
+      ports.audio = audio.port;
+    }
+    return { ports, video };
+  }
+
   private startChild(pipeline: FeedPipeline, reject: (error: SpokeError) => void): void {
     const child = this.workers.take();
     this.child = child;
@@ -181,7 +204,9 @@ export class FeedWorkerProcess {
     child.on("message", (message: FromWorker) => {
       if (message.type === "error") reject(fromInfo(message.error));
     });
-    child.once("exit", (code, signal) => {
+    // "close", not "exit": it comes after the IPC channel has delivered what the worker sent before it
+    // died, so a coded error (a missing device, say) is not overtaken by a bare exit.
+    child.once("close", (code, signal) => {
       const tail = stderr();
       if (tail) this.log.warn({ feed: this.feedId, stderr: tail }, "feed worker wrote to stderr");
       reject(exitError(code, signal));

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { PropertyChange } from "../../../pipelines/encoders.js";
-import { LEVEL_NAME, PAYLOADER_NAME, RATE_NAME } from "../../../pipelines/feed-pipeline.js";
+import { LEVEL_NAME, MIC_NAME, PAYLOADER_NAME, RATE_NAME } from "../../../pipelines/feed-pipeline.js";
 import { audioFlowing, parseLevelRms } from "../../core/audio-level.js";
 import { busErrorCode, busErrorReason } from "../../core/bus-errors.js";
 import type { ErrorInfo } from "../../core/errors.js";
@@ -57,7 +57,9 @@ function onBusMessage(message: Record<string, unknown>): void {
     const code = busErrorCode(
       debug === undefined ? { element, message: text } : { element, message: text, debug },
     );
-    fail({ code, message: described }, 3);
+    // The picture goes on without the microphone: its branch stops, the video branch does not.
+    if (element === MIC_NAME) send({ type: "audio-failed", error: { code, message: described } });
+    else fail({ code, message: described }, 3);
   } else if (message.type === "eos") {
     send({ type: "eos" });
   } else if (message.type === "state-changed" && message._src_element_name === "pipeline0") {

@@ -17,7 +17,8 @@ export function forkFeedWorker(): ChildProcess {
   return fork(entry.modulePath, [], {
     execArgv: entry.execArgv,
     env: { ...process.env, UV_THREADPOOL_SIZE: "2" },
-    stdio: ["ignore", "inherit", "pipe", "ipc"],
+    // stdout ignored: nothing a pipeline prints may reach the agent's log (journald keeps it on disk).
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
     serialization: "json",
   });
 }

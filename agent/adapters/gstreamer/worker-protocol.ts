@@ -34,4 +34,6 @@ export type FromWorker =
   | ({ type: "stats" } & WorkerStats)
   | { type: "error"; error: ErrorInfo }
   | { type: "eos" }
+  /** The microphone failed; the video goes on. */
+  | { type: "audio-failed"; error: ErrorInfo }
   | { type: "set-result"; id: number; error?: string };
