@@ -11,6 +11,7 @@ import { type RunningAgent, startAgent } from "../../agent/main.js";
 import { buildFeedPipeline } from "../../pipelines/feed-pipeline.js";
 import { plannedFeed, QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { GstDecoder } from "../helpers/gst-decoder.js";
+import { childPids } from "../helpers/proc.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub } from "../helpers/werift-whip-hub.js";
 
@@ -156,5 +157,46 @@ describe("a capture device missing at the start", () => {
     runner.retryNow();
     await waitFor("video once the device is there", () => packets > 30);
     expect(states).toEqual(["starting", "restarting", "running"]);
+  });
+});
+
+describe("a degradation step while the feed restarts", () => {
+  it("is taken by the next worker, and never leaves a second worker behind", async () => {
+    let packets = 0;
+    const events: MediaFeedEvents = {
+      onPacket: () => {
+        packets += 1;
+      },
+      onAudioPacket: () => undefined,
+      onStateChange: () => undefined,
+      onFailure: () => undefined,
+      onNewEncoder: () => undefined,
+    };
+    const config = testConfig("http://127.0.0.1:9/whip", { feed: { role: "ultrasound" } });
+    const runner = new FeedRunner(
+      plannedFeed(config),
+      new SystemSourceResolver(),
+      QUICK_TIMINGS,
+      events,
+      testLog,
+      {
+        workers: forkOnDemand,
+      },
+    );
+    cleanups.push(() => runner.stop());
+    await runner.start();
+    const first = runner.workerPid;
+    process.kill(first ?? 0, "SIGKILL");
+    // Straight into the restart: the step lands while the replacement is starting.
+    await waitFor("restarting", () => runner.snapshot().state !== "running");
+    await runner.setStep(1);
+    await waitFor("running again", () => runner.snapshot().state === "running");
+    const before = packets;
+    await waitFor("video from the new worker", () => packets > before + 30);
+    expect(runner.snapshot()).toMatchObject({ step: 1, mode: { width: 480, height: 270 } });
+    const workers = await childPids(process.pid, "feed-worker");
+    expect(workers).toEqual([runner.workerPid]);
+    await runner.stop();
+    expect(await childPids(process.pid, "feed-worker")).toEqual([]);
   });
 });
