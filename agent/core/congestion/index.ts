@@ -1,0 +1,29 @@
+/** Congestion control for the WebRTC transports, and the sharing of its estimate among a site's feeds. */
+export { allocate, type FeedAllocation, type FeedDemand } from "./allocator.js";
+export {
+  type CongestionController,
+  type CongestionControllerOptions,
+  type CongestionState,
+  createCongestionController,
+  DEFAULT_START_KBPS,
+} from "./controller.js";
+export type { BandwidthUsage } from "./overuse-detector.js";
+export type { Parsed } from "./result.js";
+export {
+  compactNtp,
+  parseReceiverReport,
+  parseRemb,
+  parseRtcpCompound,
+  type ReceiverReport,
+  type Remb,
+  type ReportBlock,
+  type RtcpMessage,
+  roundTripUs,
+} from "./rtcp-reports.js";
+export { createSendTimeLog, type SendTimeLog, type SentPacket } from "./send-time-log.js";
+export {
+  type PacketArrival,
+  parseTransportFeedback,
+  type TransportFeedback,
+  writeTransportFeedback,
+} from "./transport-feedback.js";
