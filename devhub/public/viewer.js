@@ -210,12 +210,22 @@ function showFleet({ topic, payload }) {
       const cost = feed.workerCpuPercent === undefined ? "" : `, worker ${feed.workerCpuPercent} % CPU`;
       const unhealthy = feed.state !== "running" && feed.state !== "stopped";
       rows.push([`feed ${feed.id}`, `${feed.state}, ${feed.restarts} restarts${cost}`, unhealthy]);
+      if (feed.mode) {
+        const { width, height, framerate } = feed.mode;
+        const kind = feed.hardwareEncoder ? "hardware" : "software";
+        const rates = feed.framerateOut === undefined ? "" : `, ${feed.framerateIn}→${feed.framerateOut} fps`;
+        rows.push([
+          `encoder ${feed.id}`,
+          `${feed.encoder} (${kind}), ${width}×${height}@${framerate}${rates}`,
+        ]);
+      }
       if (feed.audio) {
         const level = feed.audio.levelDb === undefined ? "" : `, ${feed.audio.levelDb} dBFS`;
         const silent = !feed.audio.flowing && feed.state === "running";
         rows.push([`sound ${feed.id}`, `${feed.audio.flowing ? "flowing" : "none"}${level}`, silent]);
       }
     }
+    if (health.media) rows.push(["platform", health.media.platform]);
     rows.push(["reported", new Date(health.at).toLocaleTimeString()]);
   }
   render(healthList, rows);
