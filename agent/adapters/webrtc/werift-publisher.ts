@@ -48,6 +48,8 @@ export interface WeriftPublisherOptions {
   postAttempts?: number;
   /** Injected in tests: the waits between POST attempts. */
   sleep?: (ms: number) => Promise<void>;
+  /** How long an offer waits for its first candidates (FIRST_CANDIDATES_MS); 0: not at all. */
+  firstCandidatesMs?: number;
 }
 
 /**
@@ -64,6 +66,13 @@ class Trickle {
   private disabled = false;
 
   constructor(private readonly log: Logger) {}
+
+  private hubHasNoPatch = false;
+
+  /** The hub refused a trickle PATCH as having no PATCH at all (405/501): no ICE restart either. */
+  get noPatch(): boolean {
+    return this.hubHasNoPatch;
+  }
 
   /** A new ICE generation: candidates before `open` are buffered again. */
   reset(): void {
@@ -110,8 +119,10 @@ class Trickle {
     this.sending = this.sending.then(async () => {
       if (this.disabled) return;
       try {
-        if ((await patchCandidates(session, body)) === "no-patch") {
+        const outcome = await patchCandidates(session, body);
+        if (outcome !== "sent") {
           this.disabled = true;
+          this.hubHasNoPatch = outcome === "no-patch";
           this.log.info("the hub takes no trickle PATCH: it has the candidates of the offer");
         }
       } catch (error) {
@@ -213,7 +224,7 @@ export class WeriftPublisher implements Publisher {
     }
     dropStunFallback(this.pc);
     this.pc.onIceCandidate.subscribe((candidate) => this.onCandidate(candidate?.toJSON().candidate));
-    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await this.setLocalOffer(await this.pc.createOffer());
     const { sdp: offer, ice } = await this.offerWithCandidates();
     const session = await withWhipRetry(() => publishOffer(this.endpoint, offer), {
       maxAttempts: this.options.postAttempts ?? 1,
@@ -270,17 +281,20 @@ export class WeriftPublisher implements Publisher {
   /**
    * An ICE restart over WHIP (RFC 9725 §4.4), with the hub's STUN/TURN servers from its 201: a new
    * ufrag/pwd by PATCH, the hub's new ones into its answer, later candidates trickled. "unsupported"
-   * when the hub has no PATCH for it: the caller then makes a new session. A failed restart throws;
-   * the hub's session stays as it was.
+   * when the hub has no PATCH for it (405/501/422): the caller then makes a new session (and closes
+   * this one): unless the hub already refused a trickle PATCH, the local ICE has been restarted by
+   * then and this peer cannot carry media any more. A failed restart throws; the hub keeps its session.
    */
   async restartIce(): Promise<IceRestartResult> {
     const session = this.session;
     if (!session || this.closed) throw new SpokeError("SPOKE_WEBRTC_FAILED", "no WHIP session to restart");
+    // A hub known to have no PATCH at all: say so before the local ICE is touched.
+    if (this.trickle.noPatch) return "unsupported";
     useIceServers(this.pc, iceConnectionServers(session.iceServers));
     this.trickle.reset();
     this.gathered = [];
     this.gatheringDone = false;
-    await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart: true }));
+    await this.setLocalOffer(await this.pc.createOffer({ iceRestart: true }));
     const { ice, candidates, complete } = await this.firstCandidates();
     const outcome = await restartIce(session, buildSdpFrag(ice, candidates, { endOfCandidates: complete }));
     if (outcome.kind === "no-patch") return "unsupported";
@@ -293,6 +307,11 @@ export class WeriftPublisher implements Publisher {
     this.trickle.sentInOffer(candidates, complete);
     this.trickle.open(session, ice);
     return "restarted";
+  }
+
+  /** The peer's connection state (for tests and health). */
+  get connectionState(): string {
+    return this.pc.connectionState;
   }
 
   /** The trickle PATCHes queued so far have been answered. */
@@ -352,6 +371,19 @@ export class WeriftPublisher implements Publisher {
     this.events.onConnectionLost(new SpokeError("SPOKE_WEBRTC_FAILED", `WebRTC connection ${state}`));
   }
 
+  /**
+   * Applies a local offer without waiting for werift's full gathering (its setLocalDescription only
+   * returns once every STUN/TURN server answered or timed out): candidates are taken as they come.
+   */
+  private async setLocalOffer(offer: Parameters<RTCPeerConnection["setLocalDescription"]>[0]): Promise<void> {
+    const applied = this.pc.setLocalDescription(offer);
+    const offerSet = this.pc.signalingStateChange.watch((state) => state === "have-local-offer");
+    await Promise.race([applied, offerSet]);
+    applied.catch((error: unknown) => {
+      this.log.warn({ error: toSpokeError(error).toInfo() }, "local offer failed");
+    });
+  }
+
   private onCandidate(candidate: string | undefined): void {
     if (candidate === undefined) this.gatheringDone = true;
     else this.gathered.push(candidate);
@@ -363,9 +395,10 @@ export class WeriftPublisher implements Publisher {
    * candidates only, it usually has by then).
    */
   private async firstCandidates(): Promise<{ ice: OfferIce; candidates: string[]; complete: boolean }> {
-    if (!this.gatheringDone) {
+    const waitMs = this.options.firstCandidatesMs ?? FIRST_CANDIDATES_MS;
+    if (!this.gatheringDone && waitMs > 0) {
       await this.pc.iceGatheringStateChange
-        .watch((state) => state === "complete", FIRST_CANDIDATES_MS)
+        .watch((state) => state === "complete", waitMs)
         .catch(() => undefined);
       // The end-of-candidates event follows the state change in the same turn or the next.
       await new Promise((resolve) => setImmediate(resolve));

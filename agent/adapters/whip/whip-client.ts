@@ -28,8 +28,11 @@ export interface WhipSession {
   endpoint: WhipEndpoint;
 }
 
-/** What a PATCH came to: done, or a hub that does not do it (the caller falls back). */
-export type PatchOutcome = "sent" | "no-patch";
+/**
+ * What a trickle PATCH came to: done; a hub without PATCH at all (405, 501); or one that does ICE
+ * restarts but not trickle (422, RFC 9725 §4.3). Either way the caller stops trickling.
+ */
+export type PatchOutcome = "sent" | "no-patch" | "no-trickle";
 
 export type RestartOutcome = { kind: "restarted"; answerFrag: string } | { kind: "no-patch" };
 
@@ -181,8 +184,8 @@ export async function publishOffer(endpoint: WhipEndpoint, offerSdp: string): Pr
 
 /**
  * Sends trickled candidates (RFC 9725 §4.3.1). `If-Match` carries the session's ETag when the hub gave
- * one. A hub without PATCH (405, 501) or without trickle (422: it does ICE restarts only) is "no-patch":
- * the caller stops trickling and relies on the candidates in the offer.
+ * one. A hub without PATCH (405, 501) or without trickle (422: it does ICE restarts only) says so in the
+ * outcome: the caller stops trickling and relies on the candidates in the offer.
  */
 export async function patchCandidates(session: WhipSession, sdpfrag: string): Promise<PatchOutcome> {
   const extra: Record<string, string> = { "content-type": TRICKLE_CONTENT_TYPE };
@@ -198,7 +201,7 @@ export async function patchCandidates(session: WhipSession, sdpfrag: string): Pr
   }
   if (isNoPatch(response.status)) {
     await response.body?.cancel().catch(() => undefined);
-    return "no-patch";
+    return response.status === 422 ? "no-trickle" : "no-patch";
   }
   throw await httpError("WHIP PATCH (trickle)", response, session.resourceUrl);
 }
