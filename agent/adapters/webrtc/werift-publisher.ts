@@ -309,9 +309,13 @@ export class WeriftPublisher implements Publisher {
     return "restarted";
   }
 
-  /** The peer's connection state (for tests and health). */
+  /** The peer's connection and ICE states (for tests and health). */
   get connectionState(): string {
     return this.pc.connectionState;
+  }
+
+  get iceConnectionState(): string {
+    return this.pc.iceConnectionState;
   }
 
   /** The trickle PATCHes queued so far have been answered. */
