@@ -123,7 +123,16 @@ class Trickle {
         if (outcome !== "sent") {
           this.disabled = true;
           this.hubHasNoPatch = outcome === "no-patch";
-          this.log.info("the hub takes no trickle PATCH: it has the candidates of the offer");
+          const notice = new SpokeError(
+            "SPOKE_WHIP_PATCH_UNSUPPORTED",
+            outcome === "no-patch"
+              ? "the hub has no WHIP PATCH: no trickle ICE, and an ICE restart becomes a new session"
+              : "the hub takes no trickled candidates (422): it has those of the offer",
+          );
+          this.log.info(
+            { error: notice.toInfo() },
+            "the hub takes no trickle PATCH: it has the candidates of the offer",
+          );
         }
       } catch (error) {
         this.log.warn({ error: toSpokeError(error).toInfo() }, "WHIP trickle PATCH failed");
