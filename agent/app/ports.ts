@@ -47,6 +47,9 @@ export interface PublisherEvents {
   onConnectionLost(error: SpokeError): void;
 }
 
+/** How an ICE restart went: done, or the hub cannot do one (make a new session instead). */
+export type IceRestartResult = "restarted" | "unsupported";
+
 /** One WebRTC publication of one feed to one WHIP endpoint. */
 export interface Publisher {
   /** Offers, posts to the WHIP endpoint and waits until media can flow. */
@@ -57,6 +60,11 @@ export interface Publisher {
   writeAudioRtp(packet: Buffer): void;
   /** Keeps RTP sequence numbers and timestamps continuous, video and audio, across an encoder restart. */
   markDiscontinuity(): void;
+  /**
+   * Restarts ICE on the live session (WHIP PATCH, RFC 9725 §4.4), using the hub's STUN/TURN servers.
+   * Rejects when the restart failed; the hub keeps the session.
+   */
+  restartIce(): Promise<IceRestartResult>;
   /** Ends the publication (WHIP DELETE, close the peer). Idempotent. */
   close(): Promise<void>;
 }

@@ -18,6 +18,12 @@ export interface HubSession {
   packets: number;
   audioPackets: number;
   deleted: boolean;
+  /** The offer the hub's peer answered last (updated by ICE restarts). */
+  offer: string;
+  /** Candidates received by trickle PATCH. */
+  trickled: string[];
+  restarts: number;
+  etag?: string;
   /** Asks the publisher for a keyframe, as a decoder that lost the picture does (RTCP PLI). */
   requestKeyframe(): Promise<void>;
 }
@@ -34,6 +40,26 @@ export interface WhipHubOptions {
   onAudioRtp?: (packet: RtpPacket) => void;
   /** Take no audio: the answer rejects an offered audio section (port 0), as a video-only hub does. */
   rejectAudio?: boolean;
+  /**
+   * ETags as RFC 9725 §4.3 has them: the 201 carries one, a trickle PATCH needs it in `If-Match`
+   * (428 without, 412 with a stale one), an ICE restart needs `If-Match: *` and gets a new one.
+   */
+  strictEtags?: boolean;
+  /** A hub without PATCH: every PATCH answered with this status (gst's whipserversrc: 501). */
+  noPatch?: 405 | 501;
+  /** The endpoint answers POST with a 307 to this path (relative), where the real endpoint is. */
+  redirectTo?: string;
+  /** The first `times` POSTs get `status` with `Retry-After: retryAfter`, then POSTs succeed. */
+  unavailable?: { times: number; status: number; retryAfter?: string };
+  /** `Link` header values added to the 201 (ICE servers, extensions). */
+  links?: string[];
+}
+
+export interface HubPatch {
+  ifMatch?: string;
+  contentType?: string;
+  body: string;
+  status: number;
 }
 
 /**
@@ -46,9 +72,14 @@ export class WeriftWhipHub {
   readonly requests: { method: string; url: string; authorization?: string }[] = [];
   /** The SDP offers the hub answered with its own peer, in order. */
   readonly offers: string[] = [];
+  /** Every PATCH, with what the hub answered. */
+  readonly patches: HubPatch[] = [];
+  private unavailableLeft: number;
   private server: Server | undefined;
 
-  constructor(private readonly options: WhipHubOptions = {}) {}
+  constructor(private readonly options: WhipHubOptions = {}) {
+    this.unavailableLeft = options.unavailable?.times ?? 0;
+  }
 
   get endpoint(): string {
     const port = (this.server?.address() as AddressInfo | undefined)?.port;
@@ -81,8 +112,16 @@ export class WeriftWhipHub {
       res.writeHead(401, { "content-type": "text/plain" }).end("missing or wrong bearer token");
       return;
     }
-    if (req.method === "POST" && req.url === "/whip/room") return this.post(req, res);
+    if (req.method === "POST" && req.url === "/whip/room" && this.options.redirectTo) {
+      res.writeHead(307, { location: this.options.redirectTo }).end();
+      return;
+    }
+    const postPath = this.options.redirectTo
+      ? new URL(this.options.redirectTo, "http://hub/whip/room").pathname
+      : "/whip/room";
+    if (req.method === "POST" && req.url === postPath) return this.post(req, res);
     const session = this.sessions.get(req.url?.split("/").pop() ?? "");
+    if (req.method === "PATCH" && session) return this.patch(req, res, session);
     if (req.method === "DELETE" && session) {
       session.deleted = true;
       await session.pc.close();
@@ -92,7 +131,91 @@ export class WeriftWhipHub {
     res.writeHead(404).end();
   }
 
+  private async patch(req: IncomingMessage, res: ServerResponse, session: HubSession): Promise<void> {
+    const body = await readBody(req);
+    const ifMatch = req.headers["if-match"];
+    const record: HubPatch = { body, status: 0 };
+    if (ifMatch) record.ifMatch = ifMatch;
+    if (req.headers["content-type"]) record.contentType = req.headers["content-type"];
+    this.patches.push(record);
+    const answer = (status: number, headers: Record<string, string> = {}, text = "") => {
+      record.status = status;
+      res.writeHead(status, headers).end(text);
+    };
+    if (this.options.noPatch)
+      return answer(this.options.noPatch, { "content-type": "text/plain" }, "no PATCH here");
+    if (req.headers["content-type"] !== "application/trickle-ice-sdpfrag") return answer(415);
+    if (ifMatch === "*") {
+      const fragment = await this.restartIce(session, body);
+      session.etag = `"${randomUUID()}"`;
+      return answer(200, { "content-type": "application/trickle-ice-sdpfrag", etag: session.etag }, fragment);
+    }
+    if (this.options.strictEtags) {
+      if (!ifMatch) return answer(428, {}, "If-Match required");
+      if (ifMatch !== session.etag) return answer(412, {}, "stale ETag");
+    }
+    for (const line of body.split(/\r?\n/)) {
+      if (line.startsWith("a=candidate:")) {
+        session.trickled.push(line.slice(2));
+        await session.pc.addIceCandidate({ candidate: line.slice(2), sdpMid: "0", sdpMLineIndex: 0 });
+      }
+    }
+    return answer(204);
+  }
+
+  /**
+   * The hub side of an ICE restart: the offer it answered, with the client's new ufrag/pwd (and
+   * candidates), answered again by its peer; what goes back is its own new ufrag, pwd and candidates.
+   */
+  private async restartIce(session: HubSession, fragment: string): Promise<string> {
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1] ?? "";
+    const pwd = /^a=ice-pwd:(\S+)/m.exec(fragment)?.[1] ?? "";
+    const candidates = fragment.split(/\r?\n/).filter((line) => line.startsWith("a=candidate:"));
+    const offer = session.offer
+      .split("\r\n")
+      .filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates")
+      .map((line) =>
+        line.startsWith("a=ice-ufrag:")
+          ? `a=ice-ufrag:${ufrag}`
+          : line.startsWith("a=ice-pwd:")
+            ? `a=ice-pwd:${pwd}`
+            : line,
+      )
+      .flatMap((line) => (line.startsWith("a=mid:") ? [line, ...candidates] : [line]))
+      .join("\r\n");
+    session.offer = offer;
+    session.restarts += 1;
+    await session.pc.setRemoteDescription({ type: "offer", sdp: offer });
+    await session.pc.setLocalDescription(await session.pc.createAnswer());
+    if (session.pc.iceGatheringState !== "complete") {
+      await session.pc.iceGatheringStateChange.watch((s) => s === "complete", 2000).catch(() => undefined);
+    }
+    const answer = session.pc.localDescription?.sdp ?? "";
+    const lines = answer.split("\r\n");
+    const pick = (prefix: string) => lines.find((line) => line.startsWith(prefix)) ?? "";
+    const firstMedia = lines.find((line) => line.startsWith("m=")) ?? "";
+    const firstMid = pick("a=mid:");
+    const hubCandidates = [...new Set(lines.filter((line) => line.startsWith("a=candidate:")))];
+    return [
+      pick("a=ice-ufrag:"),
+      pick("a=ice-pwd:"),
+      firstMedia,
+      firstMid,
+      ...hubCandidates,
+      "a=end-of-candidates",
+      "",
+    ].join("\r\n");
+  }
+
   private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.unavailableLeft > 0) {
+      this.unavailableLeft -= 1;
+      const { status, retryAfter } = this.options.unavailable ?? { status: 503 };
+      const headers: Record<string, string> = { "content-type": "text/plain" };
+      if (retryAfter) headers["retry-after"] = retryAfter;
+      res.writeHead(status, headers).end("hub starting up, try again shortly");
+      return;
+    }
     if (this.options.failWith) {
       res
         .writeHead(this.options.failWith.status, { "content-type": "text/plain" })
@@ -142,6 +265,9 @@ export class WeriftWhipHub {
       packets: 0,
       audioPackets: 0,
       deleted: false,
+      offer,
+      trickled: [],
+      restarts: 0,
       requestKeyframe: () => sendPli(mediaSsrc),
     };
     this.sessions.set(session.id, session);
@@ -169,9 +295,17 @@ export class WeriftWhipHub {
     await pc.setLocalDescription(await pc.createAnswer());
     if (pc.iceGatheringState !== "complete") await pc.iceGatheringStateChange.watch((s) => s === "complete");
     const answer = pc.localDescription?.sdp ?? "";
-    res
-      .writeHead(201, { "content-type": "application/sdp", location: `/whip/room/sessions/${session.id}` })
-      .end(this.options.rejectAudio ? rejectAudioSection(answer) : answer);
+    const headers: Record<string, string | string[]> = {
+      "content-type": "application/sdp",
+      // Relative to where the POST landed, as hubs behind a redirect send it.
+      location: `sessions/${session.id}`,
+    };
+    if (this.options.strictEtags) {
+      session.etag = `"${randomUUID()}"`;
+      headers.etag = session.etag;
+    }
+    if (this.options.links) headers.link = this.options.links;
+    res.writeHead(201, headers).end(this.options.rejectAudio ? rejectAudioSection(answer) : answer);
   }
 }
 

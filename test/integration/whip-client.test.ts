@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { deleteSession, publishOffer } from "../../agent/adapters/whip/whip-client.js";
+import {
+  deleteSession,
+  patchCandidates,
+  publishOffer,
+  restartIce,
+  whipFailureOf,
+} from "../../agent/adapters/whip/whip-client.js";
 import { SpokeError } from "../../agent/core/errors.js";
 import { readBody } from "../../devhub/http.js";
 import { breakAnswerBodies } from "../helpers/broken-fetch.js";
@@ -48,7 +54,11 @@ describe("WHIP client", () => {
     });
     const session = await publishOffer({ url: `${base}/whip/room`, bearerToken: "t0k" }, OFFER);
     expect(seen).toEqual({ type: "application/sdp", auth: "Bearer t0k", body: OFFER });
-    expect(session).toEqual({ answerSdp: ANSWER, resourceUrl: `${base}/whip/sessions/42` });
+    expect(session).toMatchObject({
+      answerSdp: ANSWER,
+      resourceUrl: `${base}/whip/sessions/42`,
+      iceServers: [],
+    });
   });
 
   it("follows a 307 redirect with the offer and takes the Location relative to where it landed", async () => {
@@ -135,5 +145,92 @@ describe("WHIP client", () => {
       code: "SPOKE_WHIP_UNREACHABLE",
       message: `WHIP DELETE ${base}/s/1: the connection dropped: terminated`,
     });
+  });
+  it("keeps the token across a redirect to another origin and takes ETag and Link ICE servers", async () => {
+    const seen: string[] = [];
+    const edge = await endpoint((req, body, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization} ${body === OFFER}`);
+      res
+        .writeHead(201, {
+          "content-type": "application/sdp",
+          location: "sessions/7",
+          etag: '"e1"',
+          link: '<stun:stun.example.net>; rel="ice-server", <turn:t.example.net:443?transport=tcp>; rel="ice-server"; username="u"; credential="c"',
+        })
+        .end(ANSWER);
+    });
+    const front = await endpoint((_req, _body, res) =>
+      res.writeHead(308, { location: `${edge}/edge/whip` }).end(),
+    );
+    const session = await publishOffer({ url: `${front}/whip`, bearerToken: "t0k" }, OFFER);
+    expect(seen).toEqual(["POST /edge/whip Bearer t0k true"]);
+    expect(session).toMatchObject({
+      resourceUrl: `${edge}/edge/sessions/7`,
+      etag: '"e1"',
+      iceServers: [
+        { urls: "stun:stun.example.net:3478" },
+        { urls: "turn:t.example.net:443?transport=tcp", username: "u", credential: "c" },
+      ],
+    });
+  });
+
+  it("sends trickle PATCHes with If-Match and restarts with If-Match: *, taking the new ETag", async () => {
+    const seen: string[] = [];
+    const base = await endpoint((req, body, res) => {
+      seen.push(
+        `${req.method} ${req.headers["if-match"]} ${req.headers["content-type"]} ${req.headers.authorization}`,
+      );
+      if (req.headers["if-match"] === "*") {
+        res
+          .writeHead(200, { "content-type": "application/trickle-ice-sdpfrag", etag: '"e2"' })
+          .end("a=ice-ufrag:hub2\r\na=ice-pwd:pwpwpwpwpwpwpwpwpwpwpw\r\n");
+      } else res.writeHead(body.includes("a=candidate") ? 204 : 400).end();
+    });
+    const session = {
+      answerSdp: ANSWER,
+      resourceUrl: `${base}/s/1`,
+      etag: '"e1"',
+      iceServers: [],
+      endpoint: { url: base, bearerToken: "t" },
+    };
+    expect(await patchCandidates(session, "a=candidate:1 1 udp 1 10.0.0.1 1 typ host\r\n")).toBe("sent");
+    expect(await restartIce(session, "a=ice-ufrag:new1\r\na=ice-pwd:x\r\n")).toMatchObject({
+      kind: "restarted",
+    });
+    expect(session.etag).toBe('"e2"');
+    expect(seen).toEqual([
+      'PATCH "e1" application/trickle-ice-sdpfrag Bearer t',
+      "PATCH * application/trickle-ice-sdpfrag Bearer t",
+    ]);
+  });
+
+  it.each([405, 501, 422])("reports a hub answering PATCH with %i as having no PATCH", async (status) => {
+    const base = await endpoint((_req, _body, res) => res.writeHead(status).end());
+    const session = {
+      answerSdp: ANSWER,
+      resourceUrl: `${base}/s/1`,
+      iceServers: [],
+      endpoint: { url: base },
+    };
+    expect(await patchCandidates(session, "a=candidate:x\r\n")).toBe(
+      status === 422 ? "no-trickle" : "no-patch",
+    );
+    expect(await restartIce(session, "a=ice-ufrag:x\r\n")).toEqual({ kind: "no-patch" });
+  });
+
+  it("carries status, the hub's message and Retry-After in a POST error, for the retry plan", async () => {
+    const base = await endpoint((_req, _body, res) =>
+      res.writeHead(503, { "retry-after": "2", "content-type": "text/plain" }).end("draining, try later"),
+    );
+    const error = await rejection(publishOffer({ url: base }, OFFER));
+    expect(error).toMatchObject({ code: "SPOKE_WHIP_HTTP_ERROR" });
+    expect(whipFailureOf(error)).toEqual({
+      kind: "http",
+      status: 503,
+      message: "draining, try later",
+      retryAfterMs: 2000,
+    });
+    const refused = await rejection(publishOffer({ url: "http://127.0.0.1:1/whip" }, OFFER));
+    expect(whipFailureOf(refused)).toEqual({ kind: "network" });
   });
 });

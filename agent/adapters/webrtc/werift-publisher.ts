@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import type { Logger } from "pino";
 import {
   MediaStreamTrack,
@@ -8,13 +9,137 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
-import type { Publisher, PublisherEvents } from "../../app/ports.js";
-import { SpokeError } from "../../core/errors.js";
+import type { IceRestartResult, Publisher, PublisherEvents } from "../../app/ports.js";
+import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
-import { deleteSession, publishOffer, type WhipEndpoint } from "../whip/whip-client.js";
-import { dropStunFallback } from "./host-only-ice.js";
+import {
+  applyRemoteIce,
+  buildSdpFrag,
+  type OfferIce,
+  readOfferIce,
+  readRemoteIce,
+  withCandidates,
+} from "../../core/whip/sdpfrag.js";
+import {
+  deleteSession,
+  patchCandidates,
+  publishOffer,
+  restartIce,
+  type WhipEndpoint,
+  type WhipSession,
+} from "../whip/whip-client.js";
+import { withWhipRetry } from "../whip/whip-retry.js";
+import {
+  dropStunFallback,
+  iceConnectionServers,
+  skippedInterfaceAddresses,
+  useIceServers,
+} from "./host-only-ice.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
+/**
+ * How long the offer waits for the first host candidates. Binding the host sockets takes a few ms;
+ * anything slower (STUN, TURN, a late interface) is trickled by PATCH instead of holding the POST.
+ */
+const FIRST_CANDIDATES_MS = 50;
+
+export interface WeriftPublisherOptions {
+  /** POST attempts in all (the retry plan between them); 1, the default, leaves retrying to the caller. */
+  postAttempts?: number;
+  /** Injected in tests: the waits between POST attempts. */
+  sleep?: (ms: number) => Promise<void>;
+  /** How long an offer waits for its first candidates (FIRST_CANDIDATES_MS); 0: not at all. */
+  firstCandidatesMs?: number;
+}
+
+/**
+ * Trickle ICE over WHIP PATCH (RFC 9725 §4.3): candidates found after the offer was made are buffered
+ * until the hub's 201 (or restart 200), sent then in one PATCH, and afterwards one PATCH as each comes.
+ * A hub without PATCH turns it off: the offer's candidates are what it gets.
+ */
+class Trickle {
+  private buffered: string[] = [];
+  private complete = false;
+  private session: WhipSession | undefined;
+  private ice: OfferIce | undefined;
+  private sending: Promise<void> = Promise.resolve();
+  private disabled = false;
+
+  constructor(private readonly log: Logger) {}
+
+  private hubHasNoPatch = false;
+
+  /** The hub refused a trickle PATCH as having no PATCH at all (405/501): no ICE restart either. */
+  get noPatch(): boolean {
+    return this.hubHasNoPatch;
+  }
+
+  /** A new ICE generation: candidates before `open` are buffered again. */
+  reset(): void {
+    this.buffered = [];
+    this.complete = false;
+    this.session = undefined;
+    this.ice = undefined;
+  }
+
+  add(candidate: string | undefined): void {
+    if (candidate === undefined) this.complete = true;
+    else this.buffered.push(candidate);
+    if (this.session) this.flush();
+  }
+
+  /** The offer (or restart fragment) carried these; the rest goes by PATCH once the hub answered. */
+  sentInOffer(candidates: readonly string[], complete: boolean): void {
+    const sent = new Set(candidates);
+    this.buffered = this.buffered.filter((candidate) => !sent.has(candidate));
+    if (complete) this.complete = false;
+  }
+
+  open(session: WhipSession, ice: OfferIce): void {
+    this.session = session;
+    this.ice = ice;
+    this.flush();
+  }
+
+  /** Resolves once the PATCHes queued so far are done (for tests and orderly close). */
+  settled(): Promise<void> {
+    return this.sending;
+  }
+
+  private flush(): void {
+    const session = this.session;
+    const ice = this.ice;
+    if (!session || !ice || this.disabled) return;
+    if (this.buffered.length === 0 && !this.complete) return;
+    const candidates = this.buffered;
+    const endOfCandidates = this.complete;
+    this.buffered = [];
+    this.complete = false;
+    const body = buildSdpFrag(ice, candidates, { endOfCandidates });
+    this.sending = this.sending.then(async () => {
+      if (this.disabled) return;
+      try {
+        const outcome = await patchCandidates(session, body);
+        if (outcome !== "sent") {
+          this.disabled = true;
+          this.hubHasNoPatch = outcome === "no-patch";
+          const notice = new SpokeError(
+            "SPOKE_WHIP_PATCH_UNSUPPORTED",
+            outcome === "no-patch"
+              ? "the hub has no WHIP PATCH: no trickle ICE, and an ICE restart becomes a new session"
+              : "the hub takes no trickled candidates (422): it has those of the offer",
+          );
+          this.log.info(
+            { error: notice.toInfo() },
+            "the hub takes no trickle PATCH: it has the candidates of the offer",
+          );
+        }
+      } catch (error) {
+        this.log.warn({ error: toSpokeError(error).toInfo() }, "WHIP trickle PATCH failed");
+      }
+    });
+  }
+}
 
 /** H.264 as the feed's pipeline emits it: its encoder's profile at its level, single NAL / FU-A packets. */
 function h264Codec(settings: PlannedFeedSettings): RTCRtpCodecParameters {
@@ -63,14 +188,20 @@ export class WeriftPublisher implements Publisher {
   /** The feed's sound; undefined when it has none, or when the hub rejected it. */
   private audio: Outgoing | undefined;
   private readonly endpoint: WhipEndpoint;
-  private resourceUrl: string | undefined;
+  private session: WhipSession | undefined;
   private closed = false;
+  private readonly trickle: Trickle;
+  /** Candidates of the current ICE generation, as found. */
+  private gathered: string[] = [];
+  private gatheringDone = false;
 
   constructor(
     settings: PlannedFeedSettings,
     private readonly events: PublisherEvents,
     private readonly log: Logger,
+    private readonly options: WeriftPublisherOptions = {},
   ) {
+    this.trickle = new Trickle(log);
     const feed = settings.feed;
     this.endpoint = feed.whip.bearerToken
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
@@ -82,12 +213,13 @@ export class WeriftPublisher implements Publisher {
         video: [useSdesMid(), useTransportWideCC()],
         audio: this.audio ? [useSdesMid(), useTransportWideCC()] : [],
       },
-      // Lets a hub on the same box (the dev hub, tests) reach us over loopback.
-      iceAdditionalHostAddresses: ["127.0.0.1"],
-      // Host candidates only. werift's default, Google's public STUN server, would be contacted at every
-      // session start: a third party the hospital's network should not see, and on an isolated network a
-      // wait for its timeout. The hub's answer carries its own candidates, which is what we need to reach
-      // it. (ICE servers offered in the WHIP Link header are future work.) See also dropStunFallback.
+      // Loopback lets a hub on the same box (the dev hub, tests) reach us; the tunnel interfaces werift
+      // skips (tun*, tap*, ipsec*, veth*) are added back: a box may reach its hub only over its VPN.
+      iceAdditionalHostAddresses: ["127.0.0.1", ...skippedInterfaceAddresses(networkInterfaces())],
+      // Host candidates only in the first offer. werift's default, Google's public STUN server, would be
+      // contacted at every session start: a third party the hospital's network should not see, and on an
+      // isolated network a wait for its timeout. WHIP names the hub's STUN/TURN servers only in its 201
+      // (Link headers): they are used from the next ICE restart on. See also dropStunFallback.
       iceServers: [],
     });
   }
@@ -100,17 +232,24 @@ export class WeriftPublisher implements Publisher {
       this.audio.transceiver = this.pc.addTransceiver(this.audio.track, { direction: "sendonly" });
     }
     dropStunFallback(this.pc);
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    await this.gatheringComplete();
-    const offer = this.pc.localDescription?.sdp ?? "";
-    const session = await publishOffer(this.endpoint, offer);
-    this.resourceUrl = session.resourceUrl;
+    this.pc.onIceCandidate.subscribe((candidate) => this.onCandidate(candidate?.toJSON().candidate));
+    await this.setLocalOffer(await this.pc.createOffer());
+    const { sdp: offer, ice } = await this.offerWithCandidates();
+    const session = await withWhipRetry(() => publishOffer(this.endpoint, offer), {
+      maxAttempts: this.options.postAttempts ?? 1,
+      stopped: () => this.closed,
+      onRetry: (decision) =>
+        this.log.warn({ delayMs: decision.delayMs, cause: decision.cause }, `WHIP POST: ${decision.reason}`),
+      ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
+    });
+    this.session = session;
     if (this.closed) {
       // Closed while the offer was in flight: end the hub's session too, or it lingers there.
       await deleteSession(this.endpoint, session.resourceUrl);
       throw new SpokeError("SPOKE_WEBRTC_FAILED", "publication closed while connecting");
     }
     await this.applyAnswer(session.answerSdp);
+    this.trickle.open(session, ice);
     await this.connected();
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
@@ -143,6 +282,56 @@ export class WeriftPublisher implements Publisher {
     outgoing.track.writeRtp(packet);
   }
 
+  /** The ICE servers the hub named in its 201 (used from the next ICE restart on). */
+  get hubIceServers(): WhipSession["iceServers"] {
+    return this.session?.iceServers ?? [];
+  }
+
+  /**
+   * An ICE restart over WHIP (RFC 9725 §4.4), with the hub's STUN/TURN servers from its 201: a new
+   * ufrag/pwd by PATCH, the hub's new ones into its answer, later candidates trickled. "unsupported"
+   * when the hub has no PATCH for it (405/501/422): the caller then makes a new session (and closes
+   * this one): unless the hub already refused a trickle PATCH, the local ICE has been restarted by
+   * then and this peer cannot carry media any more. A failed restart throws; the hub keeps its session.
+   */
+  async restartIce(): Promise<IceRestartResult> {
+    const session = this.session;
+    if (!session || this.closed) throw new SpokeError("SPOKE_WEBRTC_FAILED", "no WHIP session to restart");
+    // A hub known to have no PATCH at all: say so before the local ICE is touched.
+    if (this.trickle.noPatch) return "unsupported";
+    useIceServers(this.pc, iceConnectionServers(session.iceServers));
+    this.trickle.reset();
+    this.gathered = [];
+    this.gatheringDone = false;
+    await this.setLocalOffer(await this.pc.createOffer({ iceRestart: true }));
+    const { ice, candidates, complete } = await this.firstCandidates();
+    const outcome = await restartIce(session, buildSdpFrag(ice, candidates, { endOfCandidates: complete }));
+    if (outcome.kind === "no-patch") return "unsupported";
+    const remote = readRemoteIce(outcome.answerFrag);
+    if (!remote) {
+      throw new SpokeError("SPOKE_WHIP_BAD_ANSWER", "the hub's ICE restart answer has no ufrag and pwd");
+    }
+    session.answerSdp = applyRemoteIce(session.answerSdp, remote);
+    await this.pc.setRemoteDescription({ type: "answer", sdp: session.answerSdp });
+    this.trickle.sentInOffer(candidates, complete);
+    this.trickle.open(session, ice);
+    return "restarted";
+  }
+
+  /** The peer's connection and ICE states (for tests and health). */
+  get connectionState(): string {
+    return this.pc.connectionState;
+  }
+
+  get iceConnectionState(): string {
+    return this.pc.iceConnectionState;
+  }
+
+  /** The trickle PATCHes queued so far have been answered. */
+  trickleSettled(): Promise<void> {
+    return this.trickle.settled();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -155,8 +344,9 @@ export class WeriftPublisher implements Publisher {
   }
 
   private async endHubSession(): Promise<void> {
-    if (!this.resourceUrl) return;
-    const failure = await deleteSession(this.endpoint, this.resourceUrl);
+    if (!this.session) return;
+    await this.trickle.settled();
+    const failure = await deleteSession(this.endpoint, this.session.resourceUrl);
     if (failure)
       this.log.warn({ error: failure.toInfo() }, "WHIP DELETE failed; the hub ends the session on its own");
   }
@@ -194,9 +384,48 @@ export class WeriftPublisher implements Publisher {
     this.events.onConnectionLost(new SpokeError("SPOKE_WEBRTC_FAILED", `WebRTC connection ${state}`));
   }
 
-  private async gatheringComplete(): Promise<void> {
-    if (this.pc.iceGatheringState === "complete") return;
-    await this.pc.iceGatheringStateChange.watch((state) => state === "complete");
+  /**
+   * Applies a local offer without waiting for werift's full gathering (its setLocalDescription only
+   * returns once every STUN/TURN server answered or timed out): candidates are taken as they come.
+   */
+  private async setLocalOffer(offer: Parameters<RTCPeerConnection["setLocalDescription"]>[0]): Promise<void> {
+    const applied = this.pc.setLocalDescription(offer);
+    const offerSet = this.pc.signalingStateChange.watch((state) => state === "have-local-offer");
+    await Promise.race([applied, offerSet]);
+    applied.catch((error: unknown) => {
+      this.log.warn({ error: toSpokeError(error).toInfo() }, "local offer failed");
+    });
+  }
+
+  private onCandidate(candidate: string | undefined): void {
+    if (candidate === undefined) this.gatheringDone = true;
+    else this.gathered.push(candidate);
+    this.trickle.add(candidate);
+  }
+
+  /**
+   * The candidates found so far, waiting at most FIRST_CANDIDATES_MS for gathering to finish (host
+   * candidates only, it usually has by then).
+   */
+  private async firstCandidates(): Promise<{ ice: OfferIce; candidates: string[]; complete: boolean }> {
+    const waitMs = this.options.firstCandidatesMs ?? FIRST_CANDIDATES_MS;
+    if (!this.gatheringDone && waitMs > 0) {
+      await this.pc.iceGatheringStateChange
+        .watch((state) => state === "complete", waitMs)
+        .catch(() => undefined);
+      // The end-of-candidates event follows the state change in the same turn or the next.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const ice = readOfferIce(this.pc.localDescription?.sdp ?? "");
+    if (!ice) throw new SpokeError("SPOKE_INTERNAL", "the local offer has no ICE credentials");
+    return { ice, candidates: [...this.gathered], complete: this.gatheringDone };
+  }
+
+  /** The offer as the POST carries it: with the candidates found so far; the trickle takes the rest. */
+  private async offerWithCandidates(): Promise<{ sdp: string; ice: OfferIce }> {
+    const { ice, candidates, complete } = await this.firstCandidates();
+    this.trickle.sentInOffer(candidates, complete);
+    return { sdp: withCandidates(this.pc.localDescription?.sdp ?? "", candidates, complete), ice };
   }
 
   private async connected(): Promise<void> {
