@@ -13,6 +13,7 @@ import { SpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import { deleteSession, publishOffer, type WhipEndpoint } from "../whip/whip-client.js";
 import { dropStunFallback } from "./host-only-ice.js";
+import { TransportFeedbackLoop } from "./transport-feedback-loop.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -65,6 +66,8 @@ export class WeriftPublisher implements Publisher {
   private readonly endpoint: WhipEndpoint;
   private resourceUrl: string | undefined;
   private closed = false;
+  /** Congestion control's view of this publication: its estimate and the network figures for health. */
+  readonly feedback: TransportFeedbackLoop;
 
   constructor(
     settings: PlannedFeedSettings,
@@ -75,6 +78,8 @@ export class WeriftPublisher implements Publisher {
     this.endpoint = feed.whip.bearerToken
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
+    const { minBitrateKbps, maxBitrateKbps } = settings.profile.policy;
+    this.feedback = new TransportFeedbackLoop({ minKbps: minBitrateKbps, maxKbps: maxBitrateKbps });
     if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
     this.pc = new RTCPeerConnection({
       codecs: { video: [h264Codec(settings)], audio: this.audio ? [opusCodec()] : [] },
@@ -112,6 +117,7 @@ export class WeriftPublisher implements Publisher {
     }
     await this.applyAnswer(session.answerSdp);
     await this.connected();
+    this.feedback.attach(transceiver, this.audio?.transceiver);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
     });
@@ -140,12 +146,13 @@ export class WeriftPublisher implements Publisher {
       outgoing.discontinuity = false;
       outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
     }
-    outgoing.track.writeRtp(packet);
+    outgoing.track.writeRtp(this.feedback.stamp(outgoing.transceiver, packet));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.feedback.close();
     try {
       await this.endHubSession();
     } finally {
