@@ -65,6 +65,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
     reporter,
     log,
+    config.network?.siteBudgetKbps !== undefined ? { siteBudgetKbps: config.network.siteBudgetKbps } : {},
   );
   const pressButton = (): void => {
     session.dispatch({ type: "buttonPressed" });

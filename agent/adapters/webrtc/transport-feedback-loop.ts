@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { type RTCRtpTransceiver, RTP_EXTENSION_URI, RtpPacket, serializeTransportWideCC } from "werift";
+import type { PublicationNetwork } from "../../app/ports.js";
 import {
   type CongestionController,
   type CongestionState,
@@ -165,6 +166,16 @@ export class TransportFeedbackLoop {
     if (this.rttUs !== undefined) status.rttMs = Math.round(this.rttUs / 1000);
     if (this.lossFraction !== undefined) status.lossPercent = Math.round(this.lossFraction * 1000) / 10;
     return status;
+  }
+
+  /** The publication's network for health and steering; undefined until media flows. */
+  network(): PublicationNetwork | undefined {
+    if (!this.unsubscribe) return undefined;
+    const { estimateKbps, rttMs, lossPercent } = this.status();
+    const network: PublicationNetwork = { estimateKbps };
+    if (rttMs !== undefined) network.rttMs = rttMs;
+    if (lossPercent !== undefined) network.lossPercent = lossPercent;
+    return network;
   }
 
   close(): void {

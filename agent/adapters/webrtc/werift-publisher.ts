@@ -8,7 +8,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
-import type { Publisher, PublisherEvents } from "../../app/ports.js";
+import type { PublicationNetwork, Publisher, PublisherEvents } from "../../app/ports.js";
 import { SpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import { deleteSession, publishOffer, type WhipEndpoint } from "../whip/whip-client.js";
@@ -147,6 +147,10 @@ export class WeriftPublisher implements Publisher {
       outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
     }
     outgoing.track.writeRtp(this.feedback.stamp(outgoing.transceiver, packet));
+  }
+
+  network(): PublicationNetwork | undefined {
+    return this.feedback.network();
   }
 
   async close(): Promise<void> {
