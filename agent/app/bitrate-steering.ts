@@ -112,6 +112,7 @@ export class BitrateSteering {
       if (network.rttMs !== undefined) status.rttMs = network.rttMs;
       if (network.lossPercent !== undefined) status.lossPercent = network.lossPercent;
       this.applied.set(steered.id, status);
+      this.log.debug({ feed: steered.id, ...status }, "network steering");
     });
   }
 }

@@ -34,6 +34,8 @@ export interface WhipHubOptions {
   onAudioRtp?: (packet: RtpPacket) => void;
   /** Take no audio: the answer rejects an offered audio section (port 0), as a video-only hub does. */
   rejectAudio?: boolean;
+  /** The address the hub listens on and names in its endpoint; 127.0.0.1 by default. */
+  host?: string;
 }
 
 /**
@@ -52,7 +54,7 @@ export class WeriftWhipHub {
 
   get endpoint(): string {
     const port = (this.server?.address() as AddressInfo | undefined)?.port;
-    return `http://127.0.0.1:${port}/whip/room`;
+    return `http://${this.options.host ?? "127.0.0.1"}:${port}/whip/room`;
   }
 
   async start(): Promise<void> {
@@ -62,7 +64,7 @@ export class WeriftWhipHub {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(0, this.options.host ?? "127.0.0.1", resolve));
   }
 
   async stop(): Promise<void> {
