@@ -313,7 +313,7 @@ function report(
   }
   const received = ((bytesAt(to) - bytesAt(from)) * 8) / 1000 / span;
   let capacity = 0;
-  for (let t = from; t < to; t += 100) capacity += rateAt(t) * 100;
+  for (let t = from; t < to; t += 100) capacity += rateAt(t) * 1000 * 100;
   const linkKbps = capacity / (to - from);
   console.log(
     `spoke bottleneck benchmark: ultrasound 1280x720@30 snow, ${schedule.map((c) => `${c.mbit}`).join(" → ")} Mbit/s tbf, ${seconds} s`,
