@@ -65,6 +65,12 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
     reporter,
     log,
+    {
+      ...(config.network?.siteBudgetKbps !== undefined && { siteBudgetKbps: config.network.siteBudgetKbps }),
+      // Congestion control runs and reports its estimate, but does not set the encoders yet: on the
+      // bottleneck bench it stays at its start rate (docs/webrtc.md). The encoders keep their profile's.
+      driveEncoders: false,
+    },
   );
   const pressButton = (): void => {
     session.dispatch({ type: "buttonPressed" });

@@ -65,8 +65,19 @@ export interface Publisher {
    * Rejects when the restart failed; the hub keeps the session.
    */
   restartIce(): Promise<IceRestartResult>;
+  /**
+   * What congestion control knows of the publication's network: the estimate (kbit/s) and, once
+   * receiver reports came, RTT and loss. Undefined before media flows or without congestion control.
+   */
+  network?(): PublicationNetwork | undefined;
   /** Ends the publication (WHIP DELETE, close the peer). Idempotent. */
   close(): Promise<void>;
+}
+
+export interface PublicationNetwork {
+  estimateKbps: number;
+  rttMs?: number;
+  lossPercent?: number;
 }
 
 export type PublisherFactory = (feed: PlannedFeedSettings, events: PublisherEvents, log: Logger) => Publisher;

@@ -5,6 +5,7 @@ import { idleFeedStatus, type PlannedFeedSettings } from "../core/feed-plan.js";
 import type { FeedStatus } from "../core/feed-status.js";
 import { type SessionReport, sessionReport } from "../core/health.js";
 import { type SessionInput, type SessionState, transition } from "../core/session-machine.js";
+import { BitrateSteering, type SteeringTimer } from "./bitrate-steering.js";
 import type { FeedStart, MediaFeed, MediaFeedFactory, Publisher, PublisherFactory } from "./ports.js";
 
 export interface SessionObserver {
@@ -22,6 +23,15 @@ interface Publication {
   connectWhenRunning: boolean;
 }
 
+export interface SessionControllerOptions {
+  /** The most all feeds may send together (`network.siteBudgetKbps`). */
+  siteBudgetKbps?: number;
+  /** What ticks the bitrate steering; the real interval timer by default. */
+  steeringTimer?: SteeringTimer;
+  /** Let congestion control set the encoders' bitrates and steps (off: it only reports). */
+  driveEncoders?: boolean;
+}
+
 const NO_SOURCE: ErrorInfo = {
   code: "SPOKE_FEED_SOURCE_MISSING",
   message: "no capture device is plugged in",
@@ -37,6 +47,8 @@ export class SessionController {
   private publications: Publication[] = [];
   private teardownDone: Promise<void> = Promise.resolve();
   private readonly log: Logger;
+  /** Drives the encoders from congestion control while the session is live. */
+  private steering: BitrateSteering | undefined;
 
   constructor(
     private readonly feeds: readonly PlannedFeedSettings[],
@@ -44,6 +56,7 @@ export class SessionController {
     private readonly createPublisher: PublisherFactory,
     private readonly observer: SessionObserver,
     private readonly rootLog: Logger,
+    private readonly options: SessionControllerOptions = {},
   ) {
     this.log = rootLog.child({ module: "session" });
   }
@@ -53,7 +66,8 @@ export class SessionController {
   }
 
   feedStatuses(): FeedStatus[] {
-    if (this.publications.length > 0) return this.publications.map((p) => p.feed.snapshot());
+    if (this.publications.length > 0)
+      return this.publications.map((p) => this.withNetwork(p.feed.snapshot()));
     return this.feeds.map(idleFeedStatus);
   }
 
@@ -107,7 +121,7 @@ export class SessionController {
           this.dispatch({ type: "publishFailed", error: error ?? NO_SOURCE });
           return;
         }
-        this.dispatch({ type: "published" });
+        if (this.dispatch({ type: "published" })) this.startSteering(current, sessionLog);
       },
       (error: unknown) => {
         if (this.publications === current)
@@ -127,7 +141,7 @@ export class SessionController {
         onPacket: (packet) => publisher?.writeRtp(packet),
         onAudioPacket: (packet) => publisher?.writeAudioRtp(packet),
         onStateChange: (status) => {
-          this.observer.feedChanged(status);
+          this.observer.feedChanged(this.withNetwork(status));
           if (status.state === "running" && publication?.connectWhenRunning)
             this.connectLate(publication, log);
         },
@@ -182,7 +196,40 @@ export class SessionController {
     });
   }
 
+  private startSteering(current: readonly Publication[], log: Logger): void {
+    const steered = current.map((publication, index) => {
+      const settings = this.feeds[index];
+      if (!settings) throw new Error("a publication without its feed's settings");
+      return {
+        id: publication.feedId,
+        role: settings.feed.role,
+        policy: settings.profile.policy,
+        feed: publication.feed,
+        network: () => publication.publisher.network?.(),
+      };
+    });
+    const { siteBudgetKbps, steeringTimer, driveEncoders } = this.options;
+    this.steering = new BitrateSteering(
+      steered,
+      {
+        ...(siteBudgetKbps !== undefined && { siteBudgetKbps }),
+        ...(driveEncoders !== undefined && { drive: driveEncoders }),
+        ...(steeringTimer && { timer: steeringTimer }),
+      },
+      log.child({ module: "steering" }),
+    );
+    this.steering.start();
+  }
+
+  /** A feed's status with what congestion control and steering say of its network, while live. */
+  private withNetwork(status: FeedStatus): FeedStatus {
+    const network = this.steering?.networkOf(status.id);
+    return network ? { ...status, network } : status;
+  }
+
   private teardown(): void {
+    this.steering?.stop();
+    this.steering = undefined;
     this.teardownDone = this.releasePublications(this.publications).then(() => {
       this.publications = [];
       this.dispatch({ type: "stopped" });

@@ -285,6 +285,19 @@ export const configSchema = z.object({
     })
     .prefault({})
     .describe("Local control socket."),
+  network: z
+    .object({
+      siteBudgetKbps: z
+        .int()
+        .min(50)
+        .max(100000)
+        .optional()
+        .describe(
+          "Most the feeds may send together, in kbit/s, whatever the network would take (a shared or metered uplink). Shared by clinical priority: ultrasound, camera, document camera. No budget when omitted: the congestion controller alone decides.",
+        ),
+    })
+    .optional()
+    .describe("The site's network."),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Log verbosity."),
 });
 

@@ -48,11 +48,24 @@ export interface FeedStatus {
    * microphone's RMS level in dBFS as the worker last measured it, and packets forwarded this session.
    */
   audio?: FeedAudioStatus;
+  /** The feed's network while live: congestion control's estimate, and what steering gave the feed. */
+  network?: FeedNetworkStatus;
   lastError?: ErrorInfo;
   /** While restarting: the worker has failed so often in a row that it is retried only now and then. */
   retryingSlowly?: boolean;
   /** While restarting: how long until the next attempt, as of the last failure. */
   nextRetryInMs?: number;
+}
+
+export interface FeedNetworkStatus {
+  /** The publication's own estimate of what its path carries, kbit/s. */
+  estimateKbps: number;
+  /** Its share after the site's feeds were allotted by priority (and the site budget), kbit/s. */
+  targetKbps: number;
+  /** The degradation step that share buys. */
+  step: number;
+  rttMs?: number;
+  lossPercent?: number;
 }
 
 export interface FeedAudioStatus {

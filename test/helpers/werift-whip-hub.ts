@@ -53,6 +53,8 @@ export interface WhipHubOptions {
   unavailable?: { times: number; status: number; retryAfter?: string };
   /** `Link` header values added to the 201 (ICE servers, extensions). */
   links?: string[];
+  /** The address the hub listens on and names in its endpoint; 127.0.0.1 by default. */
+  host?: string;
 }
 
 export interface HubPatch {
@@ -83,7 +85,7 @@ export class WeriftWhipHub {
 
   get endpoint(): string {
     const port = (this.server?.address() as AddressInfo | undefined)?.port;
-    return `http://127.0.0.1:${port}/whip/room`;
+    return `http://${this.options.host ?? "127.0.0.1"}:${port}/whip/room`;
   }
 
   async start(): Promise<void> {
@@ -93,7 +95,7 @@ export class WeriftWhipHub {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(0, this.options.host ?? "127.0.0.1", resolve));
   }
 
   async stop(): Promise<void> {

@@ -9,7 +9,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
-import type { IceRestartResult, Publisher, PublisherEvents } from "../../app/ports.js";
+import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents } from "../../app/ports.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import {
@@ -35,6 +35,7 @@ import {
   skippedInterfaceAddresses,
   useIceServers,
 } from "./host-only-ice.js";
+import { TransportFeedbackLoop } from "./transport-feedback-loop.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
 /**
@@ -194,6 +195,8 @@ export class WeriftPublisher implements Publisher {
   /** Candidates of the current ICE generation, as found. */
   private gathered: string[] = [];
   private gatheringDone = false;
+  /** Congestion control's view of this publication: its estimate and the network figures for health. */
+  readonly feedback: TransportFeedbackLoop;
 
   constructor(
     settings: PlannedFeedSettings,
@@ -206,6 +209,8 @@ export class WeriftPublisher implements Publisher {
     this.endpoint = feed.whip.bearerToken
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
+    const { minBitrateKbps, maxBitrateKbps } = settings.profile.policy;
+    this.feedback = new TransportFeedbackLoop({ minKbps: minBitrateKbps, maxKbps: maxBitrateKbps });
     if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
     this.pc = new RTCPeerConnection({
       codecs: { video: [h264Codec(settings)], audio: this.audio ? [opusCodec()] : [] },
@@ -251,6 +256,7 @@ export class WeriftPublisher implements Publisher {
     await this.applyAnswer(session.answerSdp);
     this.trickle.open(session, ice);
     await this.connected();
+    this.feedback.attach(transceiver, this.audio?.transceiver);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
     });
@@ -279,7 +285,11 @@ export class WeriftPublisher implements Publisher {
       outgoing.discontinuity = false;
       outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
     }
-    outgoing.track.writeRtp(packet);
+    outgoing.track.writeRtp(this.feedback.stamp(outgoing.transceiver, packet));
+  }
+
+  network(): PublicationNetwork | undefined {
+    return this.feedback.network();
   }
 
   /** The ICE servers the hub named in its 201 (used from the next ICE restart on). */
@@ -335,6 +345,7 @@ export class WeriftPublisher implements Publisher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.feedback.close();
     try {
       await this.endHubSession();
     } finally {

@@ -1,0 +1,193 @@
+import { performance } from "node:perf_hooks";
+import { type RTCRtpTransceiver, RTP_EXTENSION_URI, RtpPacket, serializeTransportWideCC } from "werift";
+import type { PublicationNetwork } from "../../app/ports.js";
+import {
+  type CongestionController,
+  type CongestionState,
+  compactNtp,
+  createCongestionController,
+  parseRtcpCompound,
+} from "../../core/congestion/index.js";
+
+/**
+ * The adapter half of congestion control for one publication (one peer connection, one feed): every
+ * outgoing RTP packet gets our own transport-wide sequence number, and its send time and size go into
+ * the controller's send-time log; the hub's RTCP (transport-wide feedback, receiver reports, REMB) goes
+ * through the core parsers into the controller.
+ *
+ * Why our own numbers: werift keeps a transport-wide number already present in a packet's header (it
+ * overwrites its own with it), while its own send log reads a shared counter after an `await` and so
+ * mismatches numbers and times when sends overlap. werift hands RTCP as objects only; they are
+ * serialized back to bytes so that one parser (the core's, which never throws) reads them all.
+ */
+
+export interface TransportFeedbackLoopOptions {
+  /** The feed's floor and ceiling (its degradation policy's). */
+  minKbps: number;
+  maxKbps: number;
+  startKbps?: number;
+  /** Microseconds on a monotonic clock; `performance.now()` by default. */
+  nowUs?: () => number;
+  /** Microseconds since the Unix epoch, for the RTT from receiver reports; `Date.now()` by default. */
+  wallClockUs?: () => number;
+}
+
+/** What health shows of a publication's network. */
+export interface TransportFeedbackStatus {
+  estimateKbps: number;
+  rttMs?: number;
+  lossPercent?: number;
+  packetsStamped: number;
+  feedbackReceived: number;
+  rtcpMalformed: number;
+}
+
+interface Serializable {
+  serialize(): Buffer;
+}
+
+interface Stream {
+  transceiver: RTCRtpTransceiver;
+  /** The negotiated id of the transport-wide extension; undefined when not (yet) known or not negotiated. */
+  extensionId: number | undefined;
+}
+
+export class TransportFeedbackLoop {
+  private controller: CongestionController;
+  private readonly nowUs: () => number;
+  private readonly wallClockUs: () => number;
+  private readonly streams: Stream[] = [];
+  private sequence = 0;
+  private unsubscribe: (() => void) | undefined;
+  private videoSsrc: number | undefined;
+  private rttUs: number | undefined;
+  private lossFraction: number | undefined;
+  private packetsStamped = 0;
+  private feedbackReceived = 0;
+  private rtcpMalformed = 0;
+
+  constructor(private readonly options: TransportFeedbackLoopOptions) {
+    this.nowUs = options.nowUs ?? (() => Math.round(performance.now() * 1000));
+    this.wallClockUs = options.wallClockUs ?? (() => Date.now() * 1000);
+    this.controller = createCongestionController(options);
+  }
+
+  /**
+   * Starts the loop once the answer is applied and media can flow: `video` first; other transceivers
+   * are stamped too when they share its transport (BUNDLE), since the sequence is per transport.
+   */
+  attach(video: RTCRtpTransceiver, ...others: (RTCRtpTransceiver | undefined)[]): void {
+    if (this.unsubscribe) return;
+    const feedbackNegotiated = video.sender.codec?.rtcpFeedback?.some((fb) => fb.type === "transport-cc");
+    // Without transport-cc only loss and REMB bound the rate.
+    this.controller = createCongestionController({
+      ...this.options,
+      transportFeedback: !!feedbackNegotiated,
+    });
+    this.videoSsrc = video.sender.ssrc;
+    for (const transceiver of [video, ...others]) {
+      if (!transceiver || transceiver.dtlsTransport !== video.dtlsTransport) continue;
+      this.streams.push({ transceiver, extensionId: undefined });
+    }
+    const { unSubscribe } = video.dtlsTransport.onRtcp.subscribe((packet) => {
+      this.onRtcp((packet as unknown as Serializable).serialize());
+    });
+    this.unsubscribe = unSubscribe;
+  }
+
+  /**
+   * The packet to hand to the track for `transceiver`, with our transport-wide number in it when the
+   * extension is negotiated; its send time and size are logged as it goes.
+   */
+  stamp(transceiver: RTCRtpTransceiver | undefined, bytes: Buffer): RtpPacket {
+    const packet = RtpPacket.deSerialize(bytes);
+    const stream = this.streams.find((s) => s.transceiver === transceiver);
+    if (!stream) return packet;
+    stream.extensionId ??= negotiatedExtensions(stream.transceiver).find(
+      (extension) => extension.uri === RTP_EXTENSION_URI.transportWideCC,
+    )?.id;
+    if (stream.extensionId === undefined) return packet;
+    this.sequence = (this.sequence + 1) & 0xffff;
+    const id = stream.extensionId;
+    const extensions = packet.header.extensions.filter((extension) => extension.id !== id);
+    extensions.push({ id, payload: serializeTransportWideCC(this.sequence) });
+    packet.header.extensions = extensions;
+    packet.header.extension = true;
+    this.packetsStamped += 1;
+    this.controller.onPacketSent({
+      sequence: this.sequence,
+      sendTimeUs: this.nowUs(),
+      // What the link carries of it: RTP header with extensions, payload, and the SRTP tag.
+      sizeBytes: packet.header.serializeSize + packet.payload.length + 10,
+    });
+    return packet;
+  }
+
+  /** One RTCP packet (or compound) from the hub, as bytes. */
+  onRtcp(bytes: Uint8Array): void {
+    const parsed = parseRtcpCompound(bytes);
+    if (!parsed.ok) {
+      this.rtcpMalformed += 1;
+      return;
+    }
+    const now = this.nowUs();
+    for (const message of parsed.value) {
+      if (message.kind === "transport-feedback") {
+        this.feedbackReceived += 1;
+        this.controller.onTransportFeedback(message.feedback, now);
+      } else if (message.kind === "receiver-report") {
+        for (const block of message.report.blocks) {
+          if (this.videoSsrc !== undefined && block.ssrc !== this.videoSsrc) continue;
+          this.lossFraction = block.fractionLost;
+          this.controller.onReceiverReport(block, now, compactNtp(this.wallClockUs()));
+          this.rttUs = this.controller.state(now).rttUs;
+        }
+      } else if (message.kind === "remb") {
+        this.controller.onRemb(message.remb.bitrateBps, now);
+      }
+    }
+  }
+
+  targetBitrateKbps(): number {
+    return this.controller.targetBitrateKbps(this.nowUs());
+  }
+
+  state(): CongestionState {
+    return this.controller.state(this.nowUs());
+  }
+
+  status(): TransportFeedbackStatus {
+    const status: TransportFeedbackStatus = {
+      estimateKbps: Math.round(this.targetBitrateKbps()),
+      packetsStamped: this.packetsStamped,
+      feedbackReceived: this.feedbackReceived,
+      rtcpMalformed: this.rtcpMalformed,
+    };
+    if (this.rttUs !== undefined) status.rttMs = Math.round(this.rttUs / 1000);
+    if (this.lossFraction !== undefined) status.lossPercent = Math.round(this.lossFraction * 1000) / 10;
+    return status;
+  }
+
+  /** The publication's network for health and steering; undefined until media flows. */
+  network(): PublicationNetwork | undefined {
+    if (!this.unsubscribe) return undefined;
+    const { estimateKbps, rttMs, lossPercent } = this.status();
+    const network: PublicationNetwork = { estimateKbps };
+    if (rttMs !== undefined) network.rttMs = rttMs;
+    if (lossPercent !== undefined) network.lossPercent = lossPercent;
+    return network;
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+  }
+}
+
+/**
+ * The header extensions the answer agreed for a sender. werift keeps them in a field its typings mark
+ * private; it sets them when the answer is applied.
+ */
+function negotiatedExtensions(transceiver: RTCRtpTransceiver): { id: number; uri: string }[] {
+  const sender = transceiver.sender as unknown as { headerExtensions?: { id: number; uri: string }[] };
+  return sender.headerExtensions ?? [];
+}
