@@ -67,9 +67,9 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     log,
     {
       ...(config.network?.siteBudgetKbps !== undefined && { siteBudgetKbps: config.network.siteBudgetKbps }),
-      // Congestion control runs and reports its estimate, but does not set the encoders yet: on the
-      // bottleneck bench it stays at its start rate (docs/webrtc.md). The encoders keep their profile's.
-      driveEncoders: false,
+      // By default congestion control only reports: its estimate does not yet climb from its start
+      // rate on real links (docs/webrtc.md), and driving would hold every feed there.
+      driveEncoders: config.network?.congestionControl === "drive",
     },
   );
   const pressButton = (): void => {

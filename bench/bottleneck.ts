@@ -217,6 +217,8 @@ async function runBench(): Promise<void> {
         ],
         mqtt: { url: "mqtt://127.0.0.1:9" },
         control: { socketPath: join(dir, "control.sock") },
+        // What is measured here is the controller driving the encoder.
+        network: { congestionControl: "drive" },
         logLevel: "debug",
       },
       "bench config",

@@ -295,6 +295,12 @@ export const configSchema = z.object({
         .describe(
           "Most the feeds may send together, in kbit/s, whatever the network would take (a shared or metered uplink). Shared by clinical priority: ultrasound, camera, document camera. No budget when omitted: the congestion controller alone decides.",
         ),
+      congestionControl: z
+        .enum(["report", "drive"])
+        .default("report")
+        .describe(
+          "`report`: the congestion controller's estimate and each feed's share are shown in health, and the encoders keep their profile's bitrate. `drive`: the shares set the encoders' bitrates and degradation steps (not yet the default: see docs/webrtc.md).",
+        ),
     })
     .optional()
     .describe("The site's network."),
