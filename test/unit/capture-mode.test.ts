@@ -40,6 +40,8 @@ describe("chooseCaptureMode", () => {
     ["MS2109 1920x1080@60", ms2109, p(1920, 1080, 60), "mjpeg MJPG 1920x1080@60"],
     ["MS2109 1920x1080@30", ms2109, p(1920, 1080, 30), "mjpeg MJPG 1920x1080@30"],
     ["MS2109 720x480@30", ms2109, p(720, 480, 30), "raw YUYV 720x480@30"],
+    // 16:9 wanted, not offered: the 16:9 mode that covers it, not the nearer 4:3 one (1600x1200).
+    ["MS2109 1440x810@30: the same aspect first", ms2109, p(1440, 810, 30), "mjpeg MJPG 1920x1080@30"],
     ["MS2109 720x576@25", ms2109, p(720, 576, 25), "raw YUYV 720x576@25"],
     ["document camera 1920x1080@15", doccam, p(1920, 1080, 15), "mjpeg MJPG 1920x1080@15"],
     [

@@ -76,13 +76,17 @@ function candidates(formats: readonly VideoFormat[], profile: CaptureProfile): C
 
 /**
  * How close a size is to the wanted one, smaller is closer: the exact size first, then sizes that cover
- * it (scaled down, no detail lost) from the smallest up, then smaller sizes from the largest down.
+ * it (scaled down, no detail lost) from the smallest up, the wanted aspect ratio first (a 4:3 mode for a
+ * 16:9 feed is cropped or squeezed, and carries pixels over USB that are thrown away), then smaller
+ * sizes from the largest down.
  */
-function sizeRank(c: Candidate, profile: CaptureProfile): [number, number] {
+function sizeRank(c: Candidate, profile: CaptureProfile): [number, number, number] {
   const area = c.width * c.height;
-  if (c.width === profile.width && c.height === profile.height) return [0, 0];
-  if (c.width >= profile.width && c.height >= profile.height) return [1, area];
-  return [2, -area];
+  if (c.width === profile.width && c.height === profile.height) return [0, 0, 0];
+  const otherAspect = Math.abs(c.width / c.height - profile.width / profile.height) > 0.01 ? 1 : 0;
+  if (c.width >= profile.width && c.height >= profile.height) return [1, otherAspect, area];
+  // Below the wanted size, detail matters more than shape: the largest first.
+  return [2, -area, otherAspect];
 }
 
 /** Among rates that meet the profile the lowest (least bandwidth), otherwise the highest. */
