@@ -18,10 +18,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
-import { parseConfig } from "../agent/config/validate.js";
 import { exited, spawnAgent, waitForControlSocket } from "../test/helpers/agent-process.js";
 import { childPids, cpuSeconds } from "../test/helpers/proc.js";
 import { WeriftWhipHub } from "../test/helpers/werift-whip-hub.js";
+import { benchConfig } from "./bench-config.js";
 
 const { values } = parseArgs({
   options: {
@@ -94,23 +94,15 @@ async function main(): Promise<void> {
   });
   await hub.start();
   const dir = mkdtempSync(join(tmpdir(), "spoke-bench-"));
-  const config = parseConfig(
-    {
-      deviceId: "bench",
-      feeds: Array.from({ length: feedCount }, (_, i) => ({
-        id: `feed-${i + 1}`,
-        source: { type: "test", pattern: "smpte" },
-        width: Number(values.width),
-        height: Number(values.height),
-        bitrateKbps: Number(values.bitrate),
-        whip: { url: hub.endpoint },
-      })),
-      mqtt: { url: "mqtt://127.0.0.1:9" },
-      control: { socketPath: join(dir, "control.sock") },
-      logLevel: "warn",
-    },
-    "bench config",
-  );
+  const config = benchConfig({
+    count: feedCount,
+    pattern: "smpte",
+    width: Number(values.width),
+    height: Number(values.height),
+    bitrateKbps: Number(values.bitrate),
+    whipUrl: hub.endpoint,
+    dir,
+  });
   const agent: ChildProcess = spawnAgent(config, dir, { from: "dist" });
   const agentPid = agent.pid ?? 0;
   try {
