@@ -5,6 +5,7 @@ import {
   createCongestionController,
   parseRtcpCompound,
   parseTransportFeedback,
+  type RtcpMessage,
   writeTransportFeedback,
 } from "../../agent/core/congestion/index.js";
 import { writeReceiverReport, writeRemb } from "./rtcp-writers.js";
@@ -83,6 +84,22 @@ export function simulate(options: SimulationOptions): SimulationTrace {
   const packets: SimulatedPacket[] = [];
   const targets: SimulationTrace["targets"] = [];
   const deliveries: { atUs: number; deliver: () => void }[] = [];
+  /** RTCP bytes from the receiver, parsed by the real parser when they reach the sender. */
+  const deliverRtcp = (
+    bytes: Uint8Array,
+    nowUs: number,
+    take: (message: RtcpMessage, atUs: number) => void,
+  ) => {
+    const atUs = nowUs + link.propagationUs;
+    deliveries.push({
+      atUs,
+      deliver: () => {
+        const parsed = parseRtcpCompound(bytes);
+        if (!parsed.ok) return;
+        for (const message of parsed.value) take(message, atUs);
+      },
+    });
+  };
   const toSend: { atUs: number; sizeBytes: number }[] = [];
 
   let linkFreeUs = 0;
@@ -163,17 +180,9 @@ export function simulate(options: SimulationOptions): SimulationTrace {
     const bytes = writeReceiverReport(2, [
       { ssrc: 1, fractionLost: lost / expected, cumulativeLost, extendedHighestSequence: newest },
     ]);
-    const atUs = nowUs + link.propagationUs;
-    deliveries.push({
-      atUs,
-      deliver: () => {
-        const parsed = parseRtcpCompound(bytes);
-        if (!parsed.ok) return;
-        for (const message of parsed.value) {
-          if (message.kind !== "receiver-report") continue;
-          for (const block of message.report.blocks) controller.onReceiverReport(block, atUs);
-        }
-      },
+    deliverRtcp(bytes, nowUs, (message, atUs) => {
+      if (message.kind !== "receiver-report") return;
+      for (const block of message.report.blocks) controller.onReceiverReport(block, atUs);
     });
   };
 
@@ -211,17 +220,8 @@ export function simulate(options: SimulationOptions): SimulationTrace {
       nextReportUs += REPORT_INTERVAL_US;
     }
     if (options.remb && nowUs >= nextRembUs) {
-      const bytes = writeRemb(2, options.remb.bitrateBps, [1]);
-      const atUs = nowUs + link.propagationUs;
-      deliveries.push({
-        atUs,
-        deliver: () => {
-          const parsed = parseRtcpCompound(bytes);
-          if (!parsed.ok) return;
-          for (const message of parsed.value) {
-            if (message.kind === "remb") controller.onRemb(message.remb.bitrateBps, atUs);
-          }
-        },
+      deliverRtcp(writeRemb(2, options.remb.bitrateBps, [1]), nowUs, (message, atUs) => {
+        if (message.kind === "remb") controller.onRemb(message.remb.bitrateBps, atUs);
       });
       nextRembUs += REPORT_INTERVAL_US;
     }

@@ -21,14 +21,8 @@ export interface CaptureMode {
   reason: string;
 }
 
-interface Candidate {
-  format: "raw" | "mjpeg";
-  fourcc: string;
-  gstFormat?: string;
-  width: number;
-  height: number;
-  framerate: number;
-}
+/** A mode the device offers, before one is chosen (and given its reason). */
+type Candidate = Omit<CaptureMode, "reason">;
 
 /** 29.97 meets 30: NTSC-style rates are within 0.5 % of the round figure a profile names. */
 const meetsRate = (fps: number, wanted: number) => fps >= wanted * 0.995;
