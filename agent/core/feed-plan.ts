@@ -6,7 +6,7 @@ import { type CapacityPlan, type PlanRequest, planCapacity } from "./capacity.js
 import { type Platform, type ProbeResult, usableEncoders } from "./encoder-choice.js";
 import type { FeedStatus } from "./feed-status.js";
 import type { MediaSummary } from "./health.js";
-import { type FeedProfile, feedProfile, type Mode, type SourceLimits, wantedMode } from "./profiles.js";
+import { type FeedProfile, feedProfile, type SourceLimits, wantedMode } from "./profiles.js";
 
 /**
  * From the configuration and what this box has (platform, proven encoders, sources) to what each feed
@@ -93,8 +93,6 @@ export const JPEG_DECODER_ORDER: Readonly<Record<Platform, readonly JpegDecoder[
 export function chooseJpegDecoder(platform: Platform, present: readonly JpegDecoder[]): JpegDecoder {
   return JPEG_DECODER_ORDER[platform].find((decoder) => present.includes(decoder)) ?? "jpegdec";
 }
-
-export type { Mode };
 
 /** The H.264 level the feed's encoder is pinned to and its SDP announces: one source for both. */
 export function feedLevel(settings: PlannedFeedSettings): H264Level {

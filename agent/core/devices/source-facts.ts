@@ -1,6 +1,6 @@
 import type { FeedConfig } from "../../config/schema.js";
 import type { Platform } from "../encoder-choice.js";
-import { NOMINAL_SOURCE, type SourceFacts } from "../feed-plan.js";
+import type { SourceFacts } from "../feed-plan.js";
 import { chooseCaptureMode } from "./capture-mode.js";
 import { parseSourceId, resolveCaptureNode } from "./identity.js";
 import { nativeMode } from "./native.js";
@@ -51,5 +51,3 @@ function findDevice(name: string, video: readonly VideoDeviceReport[]): VideoDev
     return undefined;
   }
 }
-
-export { NOMINAL_SOURCE };
