@@ -10,6 +10,7 @@ import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
+import type { PublisherFactory } from "./app/ports.js";
 import { SessionController } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
 import { SpokeError } from "./core/errors.js";
@@ -24,6 +25,8 @@ export interface AgentOptions {
   /** What the box has for media; probed (and cached in `cacheDir`) when not given. */
   media?: MediaEnvironment;
   cacheDir?: string;
+  /** The WebRTC stack behind the publisher port; werift's unless a bench or test picks another. */
+  publisherFactory?: PublisherFactory;
 }
 
 export interface RunningAgent {
@@ -62,7 +65,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const session = new SessionController(
     media.feeds,
     (feed, events, sessionLog) => new FeedRunner(feed, sources, timings, events, sessionLog, { workers }),
-    (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
+    options.publisherFactory ?? ((feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog)),
     reporter,
     log,
     {
