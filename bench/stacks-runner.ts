@@ -1,0 +1,149 @@
+/**
+ * One measured publisher process of `bench/stacks.ts`: N feeds' RTP arrives on loopback UDP sockets (as
+ * from the agent's workers) and goes out through one WebRTC stack to the hub. Reports, over the
+ * measured window, its own CPU time (`process.cpuUsage`), the packets forwarded and the forwarding delay
+ * of each packet: from the socket's message callback to the packet leaving the stack (node-datachannel:
+ * `sendMessageBinary` returns, having encrypted and sent it on the calling thread; werift: its UDP
+ * socket's `send` is called, after its async SRTP path). Stack "none" only receives: the baseline.
+ *
+ *   node --import tsx bench/stacks-runner.ts <stack> <whipUrl> <port,port,…> <warmupS> <seconds>
+ */
+import dgram, { createSocket, type Socket } from "node:dgram";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { performance } from "node:perf_hooks";
+import pino from "pino";
+import { NodeDatachannelPublisher } from "../agent/adapters/webrtc/node-datachannel-publisher.js";
+import { WeriftPublisher } from "../agent/adapters/webrtc/werift-publisher.js";
+import type { Publisher } from "../agent/app/ports.js";
+import { plannedFeed } from "../test/helpers/agent-fixtures.js";
+import { benchConfig } from "./bench-config.js";
+
+export type Stack = "werift" | "node-datachannel" | "none";
+
+export interface RunnerResult {
+  type: "result";
+  stack: Stack;
+  streams: number;
+  cpuSeconds: number;
+  seconds: number;
+  packets: number;
+  bytes: number;
+  /** Forwarding delay per packet, µs. */
+  delayUs: { p50: number; p99: number; max: number; samples: number };
+}
+
+const [stackArg, whipUrl = "", portList = "", warmupArg = "2", secondsArg = "10"] = process.argv.slice(2);
+const stack = stackArg as Stack;
+const ports = portList.split(",").map(Number);
+const log = pino({ level: "warn" }, pino.destination(2));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let measuring = false;
+let packets = 0;
+let bytes = 0;
+const delays: number[] = [];
+
+/** werift's packets leave through a dgram socket: its `send` is where each is timed. */
+function timeWeriftSends(arrivals: Map<number, Map<number, number>>): void {
+  const original = dgram.Socket.prototype.send;
+  const patched = function (this: Socket, message: unknown, ...rest: unknown[]) {
+    if (measuring && Buffer.isBuffer(message) && message.length >= 12) {
+      const second = message[1] ?? 0;
+      // RTP, not RTCP (RFC 5761: RTCP packet types 192–223 in the second byte).
+      if (second < 192 || second > 223) {
+        const pending = arrivals.get(message.readUInt32BE(8));
+        const arrived = pending?.get(message.readUInt16BE(2));
+        if (arrived !== undefined) {
+          pending?.delete(message.readUInt16BE(2));
+          delays.push((performance.now() - arrived) * 1000);
+        }
+      }
+    }
+    return (original as (...args: unknown[]) => void).call(this, message, ...rest);
+  };
+  dgram.Socket.prototype.send = patched as typeof original;
+}
+
+function publisherFor(index: number): Publisher | undefined {
+  const dir = mkdtempSync(`${tmpdir()}/spoke-stacks-`);
+  const config = benchConfig({
+    count: ports.length,
+    pattern: "smpte",
+    width: 1280,
+    height: 720,
+    bitrateKbps: 2000,
+    whipUrl,
+    dir,
+  });
+  const settings = plannedFeed(config, index);
+  const events = { onKeyframeRequest: () => undefined, onConnectionLost: () => undefined };
+  if (stack === "werift") return new WeriftPublisher(settings, events, log);
+  if (stack === "node-datachannel") return new NodeDatachannelPublisher(settings, events, log);
+  return undefined;
+}
+
+/** The SSRC werift writes for a publication (kept in a field its typings mark private). */
+function weriftSsrc(publisher: Publisher): number {
+  return (publisher as unknown as { video: { transceiver: { sender: { ssrc: number } } } }).video.transceiver
+    .sender.ssrc;
+}
+
+async function main(): Promise<void> {
+  const arrivals = new Map<number, Map<number, number>>();
+  if (stack === "werift") timeWeriftSends(arrivals);
+  const publishers: Publisher[] = [];
+  const sockets: Socket[] = [];
+  for (const [index, port] of ports.entries()) {
+    const publisher = publisherFor(index);
+    if (publisher) {
+      await publisher.connect();
+      publishers.push(publisher);
+    }
+    const pending = new Map<number, number>();
+    if (publisher && stack === "werift") arrivals.set(weriftSsrc(publisher), pending);
+    const socket = createSocket("udp4");
+    socket.on("message", (packet) => {
+      const arrived = performance.now();
+      if (stack === "werift" && measuring) pending.set(packet.readUInt16BE(2), arrived);
+      publisher?.writeRtp(packet);
+      if (!measuring) return;
+      packets += 1;
+      bytes += packet.length;
+      if (stack !== "werift") delays.push((performance.now() - arrived) * 1000);
+    });
+    await new Promise<void>((resolve) => socket.bind(port, "127.0.0.1", resolve));
+    sockets.push(socket);
+  }
+  await sleep(Number(warmupArg) * 1000);
+  process.send?.({ type: "measuring" });
+  const seconds = Number(secondsArg);
+  const before = process.cpuUsage();
+  const started = performance.now();
+  measuring = true;
+  await sleep(seconds * 1000);
+  measuring = false;
+  const used = process.cpuUsage(before);
+  const elapsed = (performance.now() - started) / 1000;
+  delays.sort((a, b) => a - b);
+  const at = (q: number) => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? 0;
+  const result: RunnerResult = {
+    type: "result",
+    stack,
+    streams: ports.length,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    seconds: elapsed,
+    packets,
+    bytes,
+    delayUs: { p50: at(0.5), p99: at(0.99), max: delays.at(-1) ?? 0, samples: delays.length },
+  };
+  process.send?.(result);
+  for (const socket of sockets) socket.close();
+  await Promise.all(publishers.map((publisher) => publisher.close()));
+  process.disconnect?.();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
