@@ -17,7 +17,10 @@ async function main(): Promise<void> {
   await hub.start();
   process.send?.({ type: "endpoint", endpoint: hub.endpoint });
   process.on("message", (message: { type: string }) => {
-    if (message.type === "count") process.send?.({ type: "count", packets, bytes });
+    if (message.type === "count") {
+      const sessions = [...hub.sessions.values()].map((session) => session.packets);
+      process.send?.({ type: "count", packets, bytes, sessions });
+    }
   });
   process.on("disconnect", () => {
     hub

@@ -29,6 +29,8 @@ export interface RunnerResult {
   seconds: number;
   packets: number;
   bytes: number;
+  /** Packets forwarded over the runner's whole life (for the hub's count to be checked against). */
+  forwardedTotal: number;
   /** Forwarding delay per packet, µs. */
   delayUs: { p50: number; p99: number; max: number; samples: number };
 }
@@ -42,6 +44,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let measuring = false;
 let packets = 0;
 let bytes = 0;
+let forwardedTotal = 0;
 const delays: number[] = [];
 
 /** werift's packets leave through a dgram socket: its `send` is where each is timed. */
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
       const arrived = performance.now();
       if (stack === "werift" && measuring) pending.set(packet.readUInt16BE(2), arrived);
       publisher?.writeRtp(packet);
+      forwardedTotal += 1;
       if (!measuring) return;
       packets += 1;
       bytes += packet.length;
@@ -135,11 +139,12 @@ async function main(): Promise<void> {
     seconds: elapsed,
     packets,
     bytes,
+    forwardedTotal,
     delayUs: { p50: at(0.5), p99: at(0.99), max: delays.at(-1) ?? 0, samples: delays.length },
   };
-  process.send?.(result);
   for (const socket of sockets) socket.close();
   await Promise.all(publishers.map((publisher) => publisher.close()));
+  process.send?.({ ...result, forwardedTotal });
   process.disconnect?.();
 }
 

@@ -69,8 +69,15 @@ function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
   });
 }
 
-async function hubCount(hub: ChildProcess): Promise<{ packets: number; bytes: number }> {
-  const reply = nextMessage<{ packets: number; bytes: number }>(hub, "count");
+interface HubCount {
+  packets: number;
+  bytes: number;
+  /** Video packets per WHIP session, oldest first. */
+  sessions: number[];
+}
+
+async function hubCount(hub: ChildProcess): Promise<HubCount> {
+  const reply = nextMessage<HubCount>(hub, "count");
   hub.send({ type: "count" });
   return reply;
 }
@@ -78,6 +85,8 @@ async function hubCount(hub: ChildProcess): Promise<{ packets: number; bytes: nu
 interface Measured extends RunnerResult {
   round: number;
   hubPackets: number;
+  /** What the hub received in each of this runner's sessions. */
+  hubSessions: number[];
   load: number;
 }
 
@@ -93,38 +102,60 @@ async function measure(
     [stack, endpoint, ports.join(","), values.warmup, values.seconds],
     { execArgv: TSX, stdio: ["ignore", "inherit", "inherit", "ipc"] },
   );
-  const exited = new Promise((resolve) => runner.once("exit", resolve));
-  await nextMessage(runner, "measuring");
   const before = await hubCount(hub);
+  const exited = new Promise((resolve) => runner.once("exit", resolve));
   const result = await nextMessage<RunnerResult>(runner, "result");
-  const after = await hubCount(hub);
   await exited;
-  return { ...result, round, hubPackets: after.packets - before.packets, load: loadavg()[0] ?? 0 };
+  // The hub's count over the runner's whole life (its DELETEs are done by then), against all it forwarded.
+  const after = await hubCount(hub);
+  return {
+    ...result,
+    round,
+    hubPackets: after.packets - before.packets,
+    hubSessions: after.sessions.slice(before.sessions.length),
+    load: loadavg()[0] ?? 0,
+  };
 }
 
 const pct = (value: number) => `${value.toFixed(2)} %`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-function cpuPercent(m: Measured): number {
-  return (m.cpuSeconds / m.seconds) * 100;
-}
-
 function mbpsPerStream(m: Measured): number {
   return (m.bytes * 8) / m.seconds / 1e6 / m.streams;
 }
 
+interface Layer {
+  processPct: number;
+  /** The WebRTC layer: the process less what receiving alone costs per packet (stack "none"). */
+  layerPct: number;
+  usPerPacket: number;
+  /** One stream's layer cost scaled to 2 Mbit/s of this stream's packets. */
+  per2MbpsPct: number;
+}
+
+function layerOf(m: Measured, baseline: Measured | undefined): Layer {
+  const receiveUs = baseline ? (baseline.cpuSeconds * 1e6) / Math.max(1, baseline.packets) : 0;
+  const layerSeconds = m.cpuSeconds - (receiveUs * m.packets) / 1e6;
+  const usPerPacket = (layerSeconds * 1e6) / Math.max(1, m.packets);
+  const packetBytes = m.bytes / Math.max(1, m.packets);
+  const packetsPer2Mbps = 2e6 / 8 / packetBytes;
+  return {
+    processPct: (m.cpuSeconds / m.seconds) * 100,
+    layerPct: (layerSeconds / m.seconds) * 100,
+    usPerPacket,
+    per2MbpsPct: (usPerPacket * packetsPer2Mbps) / 1e4,
+  };
+}
+
 function printRow(m: Measured, baseline: Measured | undefined): void {
-  const cpu = cpuPercent(m);
-  const net = baseline ? cpu - cpuPercent(baseline) : cpu;
-  const perStream = net / m.streams;
-  const per2 = perStream / (mbpsPerStream(m) / 2);
-  const usPerPacket = ((net / 100) * m.seconds * 1e6) / Math.max(1, m.packets);
+  const layer = layerOf(m, baseline);
+  const hubShare = (m.hubPackets / Math.max(1, m.forwardedTotal)) * 100;
   console.log(
     `  ${m.stack.padEnd(17)} ${String(m.streams).padStart(2)} × ${mbpsPerStream(m).toFixed(2)} Mbit/s` +
-      `  process ${pct(cpu).padStart(8)}  layer ${pct(net).padStart(8)}  per 2 Mbit/s stream ${pct(per2).padStart(7)}` +
-      `  ${usPerPacket.toFixed(1).padStart(6)} µs/packet` +
+      `  process ${pct(layer.processPct).padStart(8)}  layer ${pct(layer.layerPct).padStart(8)}` +
+      `  per 2 Mbit/s stream ${pct(layer.per2MbpsPct).padStart(7)}  ${layer.usPerPacket.toFixed(1).padStart(6)} µs/packet` +
       `  delay p50 ${(m.delayUs.p50 / 1000).toFixed(3)} p99 ${(m.delayUs.p99 / 1000).toFixed(3)} max ${(m.delayUs.max / 1000).toFixed(1)} ms` +
-      `  hub got ${((m.hubPackets / Math.max(1, m.packets)) * 100).toFixed(0)} %  load ${m.load.toFixed(2)}`,
+      `  hub got ${hubShare.toFixed(0)} % (${m.hubSessions.join("/") || "-"})  load ${m.load.toFixed(2)}`,
   );
 }
 
@@ -162,22 +193,24 @@ async function main(): Promise<void> {
   }
 }
 
-/** Medians over the rounds, each round's stack net of that round's baseline. */
+/** Medians over the rounds, each measurement net of its own round's baseline. */
 function summarise(all: Measured[]): void {
-  console.log("\nmedian over rounds (layer = process − none, same round):");
+  console.log("\nmedian over rounds (layer = process less receiving alone, per packet, same round):");
   for (const streams of streamCounts) {
     for (const stack of stacks.filter((s) => s !== "none")) {
       const runs = all.filter((m) => m.stack === stack && m.streams === streams);
-      const nets = runs.map((m) => {
-        const base = all.find((b) => b.stack === "none" && b.streams === streams && b.round === m.round);
-        return cpuPercent(m) - (base ? cpuPercent(base) : 0);
-      });
-      const per2 = runs.map((m, i) => (nets[i] ?? 0) / m.streams / (mbpsPerStream(m) / 2));
-      const us = runs.map((m, i) => (((nets[i] ?? 0) / 100) * m.seconds * 1e6) / Math.max(1, m.packets));
+      const layers = runs.map((m) =>
+        layerOf(
+          m,
+          all.find((b) => b.stack === "none" && b.streams === streams && b.round === m.round),
+        ),
+      );
+      const p99s = runs.map((m) => m.delayUs.p99 / 1000);
       console.log(
-        `  ${stack.padEnd(17)} ${streams} stream(s): process ${pct(median(runs.map(cpuPercent)))}, layer ${pct(median(nets))}, ` +
-          `per 2 Mbit/s stream ${pct(median(per2))}, ${median(us).toFixed(1)} µs/packet, ` +
-          `delay p99 ${(median(runs.map((m) => m.delayUs.p99)) / 1000).toFixed(3)} ms (worst round ${(Math.max(...runs.map((m) => m.delayUs.p99)) / 1000).toFixed(3)} ms)`,
+        `  ${stack.padEnd(17)} ${streams} stream(s): layer ${pct(median(layers.map((l) => l.layerPct)))}, ` +
+          `per 2 Mbit/s stream ${pct(median(layers.map((l) => l.per2MbpsPct)))}, ` +
+          `${median(layers.map((l) => l.usPerPacket)).toFixed(1)} µs/packet, ` +
+          `delay p99 ${median(p99s).toFixed(3)} ms (rounds ${Math.min(...p99s).toFixed(3)}–${Math.max(...p99s).toFixed(3)})`,
       );
     }
   }
