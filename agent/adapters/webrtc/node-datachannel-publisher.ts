@@ -78,6 +78,7 @@ export class NodeDatachannelPublisher implements Publisher {
   private trickle:
     | { session: WhipSession; ice: OfferIce; sending: Promise<void>; off: boolean; endSent: boolean }
     | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
   private readonly nowUs = () => Math.round(performance.now() * 1000);
 
   constructor(
@@ -153,6 +154,7 @@ export class NodeDatachannelPublisher implements Publisher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.connectTimer);
     try {
       if (this.session) {
         await this.trickle?.sending;
@@ -329,20 +331,23 @@ export class NodeDatachannelPublisher implements Publisher {
     });
   }
 
-  /** Resolves once the peer is connected; rejects on failure or after CONNECT_TIMEOUT_MS. */
+  /**
+   * Resolves once the peer is connected; rejects on failure or after CONNECT_TIMEOUT_MS. Its timer is
+   * cleared by close(), and a rejection nobody awaits (the POST failed first) is not left unhandled.
+   */
   private connectionUp(pc: PeerConnection): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+    const up = new Promise<void>((resolve, reject) => {
+      this.connectTimer = setTimeout(() => {
         reject(
           new SpokeError("SPOKE_WEBRTC_FAILED", "WebRTC connection to the hub did not come up (timeout)"),
         );
       }, CONNECT_TIMEOUT_MS);
       pc.onStateChange((state) => {
         if (state === "connected") {
-          clearTimeout(timer);
+          clearTimeout(this.connectTimer);
           resolve();
         } else if (state === "failed" || state === "closed") {
-          clearTimeout(timer);
+          clearTimeout(this.connectTimer);
           if (this.connectedOnce) this.lost(state);
           else
             reject(
@@ -354,6 +359,8 @@ export class NodeDatachannelPublisher implements Publisher {
         }
       });
     });
+    up.catch(() => undefined);
+    return up;
   }
 
   private lost(state: string): void {
