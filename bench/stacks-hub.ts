@@ -18,7 +18,10 @@ async function main(): Promise<void> {
   process.send?.({ type: "endpoint", endpoint: hub.endpoint });
   process.on("message", (message: { type: string }) => {
     if (message.type === "count") {
-      const sessions = [...hub.sessions.values()].map((session) => session.packets);
+      const sessions = [...hub.sessions.values()].map((session) => ({
+        packets: session.packets,
+        state: session.pc.connectionState,
+      }));
       process.send?.({ type: "count", packets, bytes, sessions });
     }
   });

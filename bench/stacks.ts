@@ -72,8 +72,8 @@ function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
 interface HubCount {
   packets: number;
   bytes: number;
-  /** Video packets per WHIP session, oldest first. */
-  sessions: number[];
+  /** Video packets and the hub peer's state per WHIP session, oldest first. */
+  sessions: { packets: number; state: string }[];
 }
 
 async function hubCount(hub: ChildProcess): Promise<HubCount> {
@@ -85,8 +85,8 @@ async function hubCount(hub: ChildProcess): Promise<HubCount> {
 interface Measured extends RunnerResult {
   round: number;
   hubPackets: number;
-  /** What the hub received in each of this runner's sessions. */
-  hubSessions: number[];
+  /** What the hub received in each of this runner's sessions, and its peer's state at the end. */
+  hubSessions: { packets: number; state: string }[];
   load: number;
 }
 
@@ -104,7 +104,11 @@ async function measure(
   );
   const before = await hubCount(hub);
   const exited = new Promise((resolve) => runner.once("exit", resolve));
-  const result = await nextMessage<RunnerResult>(runner, "result");
+  const resultReceived = nextMessage<RunnerResult>(runner, "result");
+  await nextMessage(runner, "measuring");
+  // The hub peers' states while media flows (after the runner's DELETEs they are all closed).
+  const during = await hubCount(hub);
+  const result = await resultReceived;
   await exited;
   // The hub's count over the runner's whole life (its DELETEs are done by then), against all it forwarded.
   const after = await hubCount(hub);
@@ -112,7 +116,10 @@ async function measure(
     ...result,
     round,
     hubPackets: after.packets - before.packets,
-    hubSessions: after.sessions.slice(before.sessions.length),
+    hubSessions: after.sessions.slice(before.sessions.length).map((session, i) => ({
+      packets: session.packets,
+      state: during.sessions[before.sessions.length + i]?.state ?? "unknown",
+    })),
     load: loadavg()[0] ?? 0,
   };
 }
@@ -155,7 +162,7 @@ function printRow(m: Measured, baseline: Measured | undefined): void {
       `  process ${pct(layer.processPct).padStart(8)}  layer ${pct(layer.layerPct).padStart(8)}` +
       `  per 2 Mbit/s stream ${pct(layer.per2MbpsPct).padStart(7)}  ${layer.usPerPacket.toFixed(1).padStart(6)} µs/packet` +
       `  delay p50 ${(m.delayUs.p50 / 1000).toFixed(3)} p99 ${(m.delayUs.p99 / 1000).toFixed(3)} max ${(m.delayUs.max / 1000).toFixed(1)} ms` +
-      `  hub got ${hubShare.toFixed(0)} % (${m.hubSessions.join("/") || "-"})  load ${m.load.toFixed(2)}`,
+      `  hub got ${hubShare.toFixed(0)} % (${m.hubSessions.map((session) => (session.packets > 0 ? session.packets : `0, hub peer ${session.state}`)).join("/") || "-"})  load ${m.load.toFixed(2)}`,
   );
 }
 
