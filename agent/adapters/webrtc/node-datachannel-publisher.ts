@@ -79,6 +79,7 @@ export class NodeDatachannelPublisher implements Publisher {
     | { session: WhipSession; ice: OfferIce; sending: Promise<void>; off: boolean; endSent: boolean }
     | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
+  private armConnectTimeout: () => void = () => undefined;
   private readonly nowUs = () => Math.round(performance.now() * 1000);
 
   constructor(
@@ -119,6 +120,7 @@ export class NodeDatachannelPublisher implements Publisher {
     }
     this.applyAnswer(pc, session.answerSdp);
     this.startTrickle(session, ice, offer);
+    this.armConnectTimeout();
     await up;
     this.connectedOnce = true;
   }
@@ -332,16 +334,19 @@ export class NodeDatachannelPublisher implements Publisher {
   }
 
   /**
-   * Resolves once the peer is connected; rejects on failure or after CONNECT_TIMEOUT_MS. Its timer is
+   * Resolves once the peer is connected; rejects on failure or CONNECT_TIMEOUT_MS after the answer. Its timer is
    * cleared by close(), and a rejection nobody awaits (the POST failed first) is not left unhandled.
    */
   private connectionUp(pc: PeerConnection): Promise<void> {
     const up = new Promise<void>((resolve, reject) => {
-      this.connectTimer = setTimeout(() => {
-        reject(
-          new SpokeError("SPOKE_WEBRTC_FAILED", "WebRTC connection to the hub did not come up (timeout)"),
-        );
-      }, CONNECT_TIMEOUT_MS);
+      // As with werift, the wait counts from the hub's answer, not from before the POST.
+      this.armConnectTimeout = () => {
+        this.connectTimer = setTimeout(() => {
+          reject(
+            new SpokeError("SPOKE_WEBRTC_FAILED", "WebRTC connection to the hub did not come up (timeout)"),
+          );
+        }, CONNECT_TIMEOUT_MS);
+      };
       pc.onStateChange((state) => {
         if (state === "connected") {
           clearTimeout(this.connectTimer);
