@@ -334,8 +334,9 @@ export class NodeDatachannelPublisher implements Publisher {
   }
 
   /**
-   * Resolves once the peer is connected; rejects on failure or CONNECT_TIMEOUT_MS after the answer. Its timer is
-   * cleared by close(), and a rejection nobody awaits (the POST failed first) is not left unhandled.
+   * Resolves once the peer is connected; rejects on failure or CONNECT_TIMEOUT_MS after the answer.
+   * Its timer is cleared by close(), and a rejection nobody awaits (the POST failed first) is not left
+   * unhandled.
    */
   private connectionUp(pc: PeerConnection): Promise<void> {
     const up = new Promise<void>((resolve, reject) => {
