@@ -9,8 +9,9 @@
  *   node --import tsx bench/stacks-runner.ts <stack> <whipUrl> <port,port,…> <warmupS> <seconds>
  */
 import dgram, { createSocket, type Socket } from "node:dgram";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { NodeDatachannelPublisher } from "../agent/adapters/webrtc/node-datachannel-publisher.js";
@@ -68,8 +69,8 @@ function timeWeriftSends(arrivals: Map<number, Map<number, number>>): void {
   dgram.Socket.prototype.send = patched as typeof original;
 }
 
-function publisherFor(index: number): Publisher | undefined {
-  const dir = mkdtempSync(`${tmpdir()}/spoke-stacks-`);
+/** The feeds' planned settings give the SDP (H.264 level) and congestion control's floor and ceiling. */
+function publisherFor(index: number, dir: string): Publisher | undefined {
   const config = benchConfig({
     count: ports.length,
     pattern: "smpte",
@@ -97,8 +98,9 @@ async function main(): Promise<void> {
   if (stack === "werift") timeWeriftSends(arrivals);
   const publishers: Publisher[] = [];
   const sockets: Socket[] = [];
+  const dir = mkdtempSync(join(tmpdir(), "spoke-stacks-"));
   for (const [index, port] of ports.entries()) {
-    const publisher = publisherFor(index);
+    const publisher = publisherFor(index, dir);
     if (publisher) {
       await publisher.connect();
       publishers.push(publisher);
@@ -144,6 +146,7 @@ async function main(): Promise<void> {
   };
   for (const socket of sockets) socket.close();
   await Promise.all(publishers.map((publisher) => publisher.close()));
+  rmSync(dir, { recursive: true, force: true });
   process.send?.({ ...result, forwardedTotal });
   process.disconnect?.();
 }
