@@ -331,7 +331,7 @@ export const configSchema = z.object({
         .enum(["all", "relay"])
         .default("all")
         .describe(
-          "`relay`: only TURN relay candidates are used (the site lets nothing out but to a TURN server, or policy wants one known path). With no TURN server in `iceServers`, the first connection waits for those the hub names (about 2 s, then an ICE restart with them).",
+          "`relay`: only TURN relay candidates are used (the site lets nothing out but to a TURN server, or policy wants one known path). With no TURN server in `iceServers`, the first connection waits for those the hub names (2 s, then an ICE restart with them).",
         ),
     })
     .optional()

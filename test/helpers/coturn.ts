@@ -27,6 +27,7 @@ export class Coturn {
   tlsPort = 0;
   private dir = "";
   private child: ChildProcess | undefined;
+  private output = "";
 
   async start(): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), "spoke-coturn-"));
@@ -50,19 +51,20 @@ export class Coturn {
       ...["--lt-cred-mech", "--fingerprint", "--realm=spoke.test", `--user=${username}:${credential}`],
       ...["--allow-loopback-peers", "--no-cli", "--no-software-attribute"],
       ...[`--userdb=${join(this.dir, "turndb")}`, `--pidfile=${join(this.dir, "turnserver.pid")}`],
-      ...[`--log-file=${join(this.dir, "turnserver.log")}`, "--simple-log", "--no-stdout-log", "--verbose"],
+      ...["--log-file=stdout", "--verbose"],
     ];
-    const child = spawn("turnserver", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("turnserver", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
-    let stderr = "";
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
+    const keep = (chunk: string) => {
+      this.output = (this.output + chunk).slice(-10_000);
+    };
+    child.stdout?.setEncoding("utf8").on("data", keep);
+    child.stderr?.setEncoding("utf8").on("data", keep);
     try {
       await waitForTcp(this.port, child);
       await waitForTcp(this.tlsPort, child);
     } catch (error) {
-      throw new Error(`turnserver did not start: ${String(error)}\n${stderr}\n${await this.log()}`);
+      throw new Error(`turnserver did not start: ${String(error)}\n${this.output}`);
     }
   }
 
@@ -72,9 +74,9 @@ export class Coturn {
     return `turn:${host}:${this.port}?transport=${transport}`;
   }
 
-  /** What the server logged (allocations, permissions, errors): for a failing test's message. */
-  async log(): Promise<string> {
-    return readFile(join(this.dir, "turnserver.log"), "utf8").catch(() => "");
+  /** What the server printed lately (allocations, permissions, errors): for a failing test's message. */
+  get log(): string {
+    return this.output;
   }
 
   async stop(): Promise<void> {

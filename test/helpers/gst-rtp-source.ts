@@ -10,6 +10,8 @@ import type { AddressInfo } from "node:net";
 export class GstRtpSource {
   private child: ChildProcess | undefined;
   private readonly sockets: Socket[] = [];
+  /** Packets GStreamer sent so far (video and audio). */
+  packets = 0;
 
   constructor(
     private readonly onVideo: (packet: Buffer) => void,
@@ -45,7 +47,10 @@ export class GstRtpSource {
   private async listen(onPacket: (packet: Buffer) => void): Promise<number> {
     const socket = createSocket("udp4");
     this.sockets.push(socket);
-    socket.on("message", (packet) => onPacket(packet));
+    socket.on("message", (packet) => {
+      this.packets += 1;
+      onPacket(packet);
+    });
     await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
     return (socket.address() as AddressInfo).port;
   }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { selectedCandidatePair } from "../../agent/adapters/webrtc/host-only-ice.js";
 import {
   WeriftPublisher,
   type WeriftPublisherOptions,
@@ -19,6 +20,7 @@ import { WeriftWhipHub, type WhipHubOptions } from "../helpers/werift-whip-hub.j
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
+  source = undefined;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -39,6 +41,9 @@ async function decodingHub(
 }
 
 /** Spoke's publisher fed a GStreamer test feed's RTP, relay candidates only. */
+/** The GStreamer feed of the test's publisher, for the failure message. */
+let source: GstRtpSource | undefined;
+
 async function relayPublisher(hub: WeriftWhipHub, options: WeriftPublisherOptions): Promise<WeriftPublisher> {
   const publisher = new WeriftPublisher(
     plannedFeed(testConfig(hub.endpoint)),
@@ -47,8 +52,15 @@ async function relayPublisher(hub: WeriftWhipHub, options: WeriftPublisherOption
     { iceTransportPolicy: "relay", ...options },
   );
   cleanups.push(() => publisher.close());
-  await publisher.connect();
-  await started(new GstRtpSource((packet) => publisher.writeRtp(packet)));
+  await publisher.connect().catch((error: unknown) => {
+    const hubPeers = [...hub.sessions.values()].map((session) => ({
+      ice: session.pc.iceConnectionState,
+      trickled: session.trickled,
+    }));
+    const state = { ice: publisher.iceConnectionState, hubPeers, patches: hub.patches.map((p) => p.status) };
+    throw new Error(`${String(error)}: ${JSON.stringify(state)}`);
+  });
+  source = await started(new GstRtpSource((packet) => publisher.writeRtp(packet)));
   return publisher;
 }
 
@@ -67,15 +79,20 @@ async function framesDecoded(
   try {
     await waitFor("30 frames decoded at the hub", () => decoder.frames >= 30, 20_000);
   } catch (error) {
-    const packets = [...hub.sessions.values()].map((session) => session.packets);
+    const hubPeers = [...hub.sessions.values()].map((session) => ({
+      packets: session.packets,
+      state: session.pc.connectionState,
+      ice: session.pc.iceConnectionState,
+      pair: selectedCandidatePair(session.pc),
+    }));
     const state = {
       frames: decoder.frames,
-      packets,
+      sent: source?.packets,
+      hubPeers,
       pair: publisher?.selectedPair,
       ice: publisher?.iceConnectionState,
     };
-    const log = (await coturn.log()).split("\n").slice(-40).join("\n");
-    throw new Error(`${String(error)}: ${JSON.stringify(state)}\ncoturn:\n${log}`);
+    throw new Error(`${String(error)}: ${JSON.stringify(state)}\ncoturn:\n${coturn.log}`);
   }
 }
 

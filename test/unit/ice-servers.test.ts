@@ -5,6 +5,7 @@ import { configWithSecretsHidden } from "../../agent/config/secrets.js";
 import { parseConfig } from "../../agent/config/validate.js";
 import { isSpokeError } from "../../agent/core/errors.js";
 import {
+  hubTurnGraceMs,
   normalisedServers,
   restartServers,
   shouldRestartForHubTurn,
@@ -38,6 +39,12 @@ describe("the hub's TURN servers and an early ICE restart", () => {
     ["checking", "the site's TURN, the hub names none,", [TURN_TLS], [], false],
   ] as const)("ICE %s, offer gathered with %s: restart %s", (iceState, _offer, offered, hub, restart) => {
     expect(shouldRestartForHubTurn({ offered, hub, iceState })).toBe(restart);
+  });
+
+  it("gives a relay of the site's own longer before the hub's TURN replaces it", () => {
+    expect(hubTurnGraceMs([])).toBe(2_000);
+    expect(hubTurnGraceMs([{ urls: "stun:stun.example:3478" }])).toBe(2_000);
+    expect(hubTurnGraceMs([TURN_TLS])).toBe(6_000);
   });
 
   it("restarts with the hub's servers first, the configured ones after", () => {

@@ -14,6 +14,7 @@ import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents }
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import {
+  hubTurnGraceMs,
   normalisedServers,
   restartServers,
   shouldRestartForHubTurn,
@@ -54,12 +55,6 @@ const CONNECT_TIMEOUT_MS = 15_000;
  * anything slower (STUN, TURN, a late interface) is trickled by PATCH instead of holding the POST.
  */
 const FIRST_CANDIDATES_MS = 50;
-/**
- * How long ICE may try with the offer's candidates before the TURN servers only the hub's 201 named are
- * tried (an ICE restart): host pairs on a LAN or loopback connect within tens of ms; a hub reachable only
- * through its relay never does.
- */
-const HUB_TURN_GRACE_MS = 2_000;
 
 export interface WeriftPublisherOptions {
   /** POST attempts in all (the retry plan between them); 1, the default, leaves retrying to the caller. */
@@ -74,7 +69,7 @@ export interface WeriftPublisherOptions {
   iceTransportPolicy?: "all" | "relay";
   /** TLS options for TURN over TLS (a private CA, say); by default Node's CA store and host name check. */
   turnTlsOptions?: ConnectionOptions;
-  /** How long ICE may take before a restart with TURN servers only the hub named (HUB_TURN_GRACE_MS). */
+  /** How long ICE may take before a restart with TURN servers only the hub named (`hubTurnGraceMs`). */
   hubTurnGraceMs?: number;
 }
 
@@ -436,7 +431,7 @@ export class WeriftPublisher implements Publisher {
   }
 
   /**
-   * When the 201 named TURN servers the offer was not gathered with, ICE gets HUB_TURN_GRACE_MS with
+   * When the 201 named TURN servers the offer was not gathered with, ICE gets `hubTurnGraceMs` with
    * the offer's candidates; if it has not connected by then, ICE restarts at once with the hub's
    * servers, so a hub reachable only through its relay works from the first connection.
    */
@@ -462,7 +457,7 @@ export class WeriftPublisher implements Publisher {
             "ICE restart with the hub's TURN servers failed",
           ),
       );
-    }, this.options.hubTurnGraceMs ?? HUB_TURN_GRACE_MS);
+    }, this.options.hubTurnGraceMs ?? hubTurnGraceMs(this.configuredIce));
   }
 
   private disarmHubTurnRestart(): void {

@@ -40,6 +40,16 @@ export function restartServers(
   return [...hub, ...configured];
 }
 
+/**
+ * How long ICE may try with the offer's candidates before the hub's TURN servers are tried. Host pairs
+ * on a LAN or loopback connect within tens of ms, and a hub reachable only through its relay never does:
+ * 2 s. An offer gathered with a TURN server of the site's own gets longer, as its relay may still be on
+ * its way (TCP, TLS and an authenticated allocation over a slow uplink), and a restart would drop it.
+ */
+export function hubTurnGraceMs(offered: readonly IceServerConfig[]): number {
+  return offered.some(isTurn) ? 6_000 : 2_000;
+}
+
 /** ICE states in which media can flow; anything else after the grace time means the path is not there. */
 const CONNECTED_STATES = new Set(["connected", "completed"]);
 
