@@ -8,6 +8,10 @@ export const REDACTED_PATHS = [
   "*.*.password",
   "config.feeds[*].whip.bearerToken",
   "config.mqtt.password",
+  "config.network.iceServers[*].credential",
+  "*.credential",
+  "*.*.credential",
+  "*.iceServers[*].credential",
   "headers.authorization",
   "*.headers.authorization",
 ];

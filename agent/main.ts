@@ -8,7 +8,7 @@ import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer
 import { WorkerPool } from "./adapters/gstreamer/worker-pool.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
-import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
+import { WeriftPublisher, type WeriftPublisherOptions } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import type { PublisherFactory } from "./app/ports.js";
 import { SessionController } from "./app/session-controller.js";
@@ -40,6 +40,13 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** The configured STUN/TURN servers and ICE policy, used from every publication's first offer. */
+function iceOptions(config: SpokeConfig): WeriftPublisherOptions {
+  const network = config.network;
+  if (!network) return {};
+  return { iceServers: network.iceServers ?? [], iceTransportPolicy: network.iceTransportPolicy };
+}
+
 /** The composition root: builds every adapter from the config and wires them together. */
 export async function startAgent(config: SpokeConfig, options: AgentOptions): Promise<RunningAgent> {
   const { log } = options;
@@ -65,7 +72,8 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const session = new SessionController(
     media.feeds,
     (feed, events, sessionLog) => new FeedRunner(feed, sources, timings, events, sessionLog, { workers }),
-    options.publisherFactory ?? ((feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog)),
+    options.publisherFactory ??
+      ((feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog, iceOptions(config))),
     reporter,
     log,
     {

@@ -3,7 +3,8 @@
 #   provisioning/install-deps.sh            a box: GStreamer, the build tools, Node.js 20 or later, and
 #                                           v4l2-ctl and arecord, which `spoke devices` reads
 #   provisioning/install-deps.sh --demo     also Mosquitto, the broker the demo starts locally
-#   provisioning/install-deps.sh --tests    also Mosquitto and Chromium, which the tests drive
+#   provisioning/install-deps.sh --tests    also Mosquitto, Chromium, Janus and coturn (independent WebRTC
+#                                           hub and TURN server), which the tests drive
 # A box reports to the fleet's broker: it gets no broker of its own.
 set -euo pipefail
 
@@ -16,7 +17,7 @@ packages=(
 case "${1:-}" in
   "") ;;
   --demo) packages+=(mosquitto) ;;
-  --tests) packages+=(mosquitto chromium) ;;
+  --tests) packages+=(mosquitto chromium janus coturn openssl) ;;
   *) echo "usage: $0 [--demo|--tests]" >&2; exit 2 ;;
 esac
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

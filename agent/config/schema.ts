@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ENCODER_IDS } from "../../pipelines/encoders.js";
+import { normaliseIceUrl } from "../core/whip/link-header.js";
 
 /**
  * The one source of the agent's configuration: types, defaults, validation and the reference in
@@ -149,6 +150,24 @@ const whip = z
       .describe("Bearer token sent in `Authorization` on every WHIP request. Secret: redacted in logs."),
   })
   .describe("Where the feed is published.");
+
+const iceServer = z
+  .object({
+    urls: z
+      .string()
+      .refine((url) => normaliseIceUrl(url) !== undefined, {
+        error: "must be a stun:, turn: or turns: URL (host, optional port, optional ?transport=udp|tcp)",
+      })
+      .describe(
+        "`stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]` or `turns:host[:port]` (TURN over TLS; 443 where only HTTPS leaves the site).",
+      ),
+    username: z.string().min(1).optional().describe("TURN user name (long-term credentials)."),
+    credential: z.string().min(1).optional().describe("TURN password. Secret: redacted in logs."),
+  })
+  .refine((server) => !/^turns?:/i.test(server.urls) || (server.username && server.credential), {
+    error: "a TURN server needs username and credential",
+  })
+  .describe("One STUN or TURN server.");
 
 const feed = z
   .object({
@@ -300,6 +319,19 @@ export const configSchema = z.object({
         .default("report")
         .describe(
           "`report`: the congestion controller's estimate and each feed's share are shown in health, and the encoders keep their profile's bitrate. `drive`: the shares set the encoders' bitrates and degradation steps (not yet the default: see docs/webrtc.md).",
+        ),
+      iceServers: z
+        .array(iceServer)
+        .max(8)
+        .optional()
+        .describe(
+          "STUN/TURN servers used from every session's first offer, before those the hub names in its WHIP answer. Needed where the hub is reachable only through a relay. The stack uses the first STUN and the first TURN server.",
+        ),
+      iceTransportPolicy: z
+        .enum(["all", "relay"])
+        .default("all")
+        .describe(
+          "`relay`: only TURN relay candidates are used (the site lets nothing out but to a TURN server, or policy wants one known path). With no TURN server in `iceServers`, the first connection waits for those the hub names (2 s, then an ICE restart with them).",
         ),
     })
     .optional()

@@ -12,5 +12,8 @@ export function configWithSecretsHidden(config: SpokeConfig): SpokeConfig {
     if (feed.whip.bearerToken !== undefined) feed.whip.bearerToken = HIDDEN;
   }
   if (shown.mqtt.password !== undefined) shown.mqtt.password = HIDDEN;
+  for (const server of shown.network?.iceServers ?? []) {
+    if (server.credential !== undefined) server.credential = HIDDEN;
+  }
   return shown;
 }

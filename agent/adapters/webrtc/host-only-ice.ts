@@ -85,3 +85,44 @@ export function useIceServers(pc: RTCPeerConnection, servers: IceConnectionServe
     }
   }
 }
+
+/** The candidate pair ICE nominated: what carries the media (for tests and health). */
+export interface SelectedCandidatePair {
+  /** host, srflx, prflx or relay */
+  local: string;
+  remote: string;
+  /** For a relay candidate: how we reach the TURN server (UDP, TCP or TLS). */
+  relayTransport?: string;
+}
+
+interface WeriftNominatedPair {
+  localCandidate: { type: string };
+  remoteCandidate: { type: string };
+  protocol: { type: string; turn?: { transport: { type: string } } };
+}
+
+/** The nominated pair of the peer's (bundled) ICE connection, once ICE has nominated one. */
+export function selectedCandidatePair(pc: RTCPeerConnection): SelectedCandidatePair | undefined {
+  const connection = pc.iceTransports[0]?.connection as unknown as { nominated?: WeriftNominatedPair };
+  const pair = connection?.nominated;
+  if (!pair) return undefined;
+  const relayTransport = pair.protocol.turn?.transport.type;
+  return {
+    local: pair.localCandidate.type,
+    remote: pair.remoteCandidate.type,
+    ...(relayTransport !== undefined && { relayTransport }),
+  };
+}
+
+/** Whether a local candidate may be signalled under the ICE transport policy (`relay`: relay ones only). */
+export function candidateAllowed(candidate: string, policy: "all" | "relay" = "all"): boolean {
+  return policy === "all" || / typ relay(?: |$)/.test(candidate);
+}
+
+/**
+ * werift's `relay` policy stops its ordinary checks on host pairs but still runs its frozen ones, and
+ * gathers host candidates while it has no TURN server: a pair filter keeps every check on a relay.
+ */
+export function relayPairsOnly(pair: { localCandidate: { type: string } }): boolean {
+  return pair.localCandidate.type === "relay";
+}

@@ -1,4 +1,5 @@
 import { networkInterfaces } from "node:os";
+import type { ConnectionOptions } from "node:tls";
 import type { Logger } from "pino";
 import {
   MediaStreamTrack,
@@ -12,6 +13,14 @@ import {
 import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents } from "../../app/ports.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
+import {
+  hubTurnGraceMs,
+  normalisedServers,
+  restartServers,
+  shouldRestartForHubTurn,
+  turnServersNotOffered,
+} from "../../core/whip/ice-servers.js";
+import type { IceServerConfig } from "../../core/whip/link-header.js";
 import {
   applyRemoteIce,
   buildSdpFrag,
@@ -30,8 +39,11 @@ import {
 } from "../whip/whip-client.js";
 import { withWhipRetry } from "../whip/whip-retry.js";
 import {
-  dropStunFallback,
+  candidateAllowed,
   iceConnectionServers,
+  relayPairsOnly,
+  type SelectedCandidatePair,
+  selectedCandidatePair,
   skippedInterfaceAddresses,
   useIceServers,
 } from "./host-only-ice.js";
@@ -51,6 +63,14 @@ export interface WeriftPublisherOptions {
   sleep?: (ms: number) => Promise<void>;
   /** How long an offer waits for its first candidates (FIRST_CANDIDATES_MS); 0: not at all. */
   firstCandidatesMs?: number;
+  /** STUN/TURN servers gathered with from the first offer on (`network.iceServers`). */
+  iceServers?: readonly IceServerConfig[];
+  /** `relay`: only relay candidates are used (`network.iceTransportPolicy`). */
+  iceTransportPolicy?: "all" | "relay";
+  /** TLS options for TURN over TLS (a private CA, say); by default Node's CA store and host name check. */
+  turnTlsOptions?: ConnectionOptions;
+  /** How long ICE may take before a restart with TURN servers only the hub named (`hubTurnGraceMs`). */
+  hubTurnGraceMs?: number;
 }
 
 /**
@@ -197,6 +217,10 @@ export class WeriftPublisher implements Publisher {
   private gatheringDone = false;
   /** Congestion control's view of this publication: its estimate and the network figures for health. */
   readonly feedback: TransportFeedbackLoop;
+  /** The configured STUN/TURN servers, in normal form: the first offer gathers with them. */
+  private readonly configuredIce: IceServerConfig[];
+  /** Armed while ICE is given its grace time before the hub's TURN servers are tried. */
+  private hubTurnTimer: NodeJS.Timeout | undefined;
 
   constructor(
     settings: PlannedFeedSettings,
@@ -212,6 +236,7 @@ export class WeriftPublisher implements Publisher {
     const { minBitrateKbps, maxBitrateKbps } = settings.profile.policy;
     this.feedback = new TransportFeedbackLoop({ minKbps: minBitrateKbps, maxKbps: maxBitrateKbps });
     if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
+    this.configuredIce = normalisedServers(options.iceServers ?? []);
     this.pc = new RTCPeerConnection({
       codecs: { video: [h264Codec(settings)], audio: this.audio ? [opusCodec()] : [] },
       headerExtensions: {
@@ -221,11 +246,14 @@ export class WeriftPublisher implements Publisher {
       // Loopback lets a hub on the same box (the dev hub, tests) reach us; the tunnel interfaces werift
       // skips (tun*, tap*, ipsec*, veth*) are added back: a box may reach its hub only over its VPN.
       iceAdditionalHostAddresses: ["127.0.0.1", ...skippedInterfaceAddresses(networkInterfaces())],
-      // Host candidates only in the first offer. werift's default, Google's public STUN server, would be
-      // contacted at every session start: a third party the hospital's network should not see, and on an
-      // isolated network a wait for its timeout. WHIP names the hub's STUN/TURN servers only in its 201
-      // (Link headers): they are used from the next ICE restart on. See also dropStunFallback.
+      // No STUN/TURN server but the configured ones (set on the ICE connections in connect()): werift's
+      // default, Google's public STUN server, would be contacted at every session start: a third party
+      // the hospital's network should not see, and on an isolated network a wait for its timeout. WHIP
+      // names the hub's STUN/TURN servers only in its 201 (Link headers): see armHubTurnRestart.
       iceServers: [],
+      iceTransportPolicy: options.iceTransportPolicy ?? "all",
+      ...(options.iceTransportPolicy === "relay" && { iceFilterCandidatePair: relayPairsOnly }),
+      ...(options.turnTlsOptions && { turnTlsOptions: options.turnTlsOptions }),
     });
   }
 
@@ -236,7 +264,8 @@ export class WeriftPublisher implements Publisher {
     if (this.audio) {
       this.audio.transceiver = this.pc.addTransceiver(this.audio.track, { direction: "sendonly" });
     }
-    dropStunFallback(this.pc);
+    // Also drops werift's fallback to Google's STUN server when none is configured (see dropStunFallback).
+    useIceServers(this.pc, iceConnectionServers(this.configuredIce));
     this.pc.onIceCandidate.subscribe((candidate) => this.onCandidate(candidate?.toJSON().candidate));
     await this.setLocalOffer(await this.pc.createOffer());
     const { sdp: offer, ice } = await this.offerWithCandidates();
@@ -255,7 +284,12 @@ export class WeriftPublisher implements Publisher {
     }
     await this.applyAnswer(session.answerSdp);
     this.trickle.open(session, ice);
-    await this.connected();
+    this.armHubTurnRestart(session);
+    try {
+      await this.connected();
+    } finally {
+      this.disarmHubTurnRestart();
+    }
     this.feedback.attach(transceiver, this.audio?.transceiver);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
@@ -309,7 +343,7 @@ export class WeriftPublisher implements Publisher {
     if (!session || this.closed) throw new SpokeError("SPOKE_WEBRTC_FAILED", "no WHIP session to restart");
     // A hub known to have no PATCH at all: say so before the local ICE is touched.
     if (this.trickle.noPatch) return "unsupported";
-    useIceServers(this.pc, iceConnectionServers(session.iceServers));
+    useIceServers(this.pc, iceConnectionServers(restartServers(this.configuredIce, session.iceServers)));
     this.trickle.reset();
     this.gathered = [];
     this.gatheringDone = false;
@@ -326,6 +360,11 @@ export class WeriftPublisher implements Publisher {
     this.trickle.sentInOffer(candidates, complete);
     this.trickle.open(session, ice);
     return "restarted";
+  }
+
+  /** The candidate pair carrying the media, once ICE nominated one (for tests and health). */
+  get selectedPair(): SelectedCandidatePair | undefined {
+    return selectedCandidatePair(this.pc);
   }
 
   /** The peer's connection and ICE states (for tests and health). */
@@ -345,6 +384,7 @@ export class WeriftPublisher implements Publisher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.disarmHubTurnRestart();
     this.feedback.close();
     try {
       await this.endHubSession();
@@ -390,6 +430,41 @@ export class WeriftPublisher implements Publisher {
     }
   }
 
+  /**
+   * When the 201 named TURN servers the offer was not gathered with, ICE gets `hubTurnGraceMs` with
+   * the offer's candidates; if it has not connected by then, ICE restarts at once with the hub's
+   * servers, so a hub reachable only through its relay works from the first connection.
+   */
+  private armHubTurnRestart(session: WhipSession): void {
+    if (turnServersNotOffered(this.configuredIce, session.iceServers).length === 0) return;
+    this.hubTurnTimer = setTimeout(() => {
+      this.hubTurnTimer = undefined;
+      const iceState = this.pc.iceConnectionState;
+      if (
+        this.closed ||
+        !shouldRestartForHubTurn({ offered: this.configuredIce, hub: session.iceServers, iceState })
+      )
+        return;
+      this.log.info({ iceState }, "ICE not connected yet: restarting it with the hub's TURN servers");
+      this.restartIce().then(
+        (outcome) => {
+          if (outcome === "unsupported")
+            this.log.warn("the hub has no ICE restart: its TURN servers stay unused");
+        },
+        (error: unknown) =>
+          this.log.warn(
+            { error: toSpokeError(error).toInfo() },
+            "ICE restart with the hub's TURN servers failed",
+          ),
+      );
+    }, this.options.hubTurnGraceMs ?? hubTurnGraceMs(this.configuredIce));
+  }
+
+  private disarmHubTurnRestart(): void {
+    clearTimeout(this.hubTurnTimer);
+    this.hubTurnTimer = undefined;
+  }
+
   private lost(state: string): void {
     if (this.closed) return;
     this.events.onConnectionLost(new SpokeError("SPOKE_WEBRTC_FAILED", `WebRTC connection ${state}`));
@@ -409,6 +484,9 @@ export class WeriftPublisher implements Publisher {
   }
 
   private onCandidate(candidate: string | undefined): void {
+    // werift's relay policy gathers host candidates anyway while it has no TURN server (before the
+    // hub's arrive): a hub that had them would check them, and the pair would not be a relay.
+    if (candidate !== undefined && !candidateAllowed(candidate, this.options.iceTransportPolicy)) return;
     if (candidate === undefined) this.gatheringDone = true;
     else this.gathered.push(candidate);
     this.trickle.add(candidate);
