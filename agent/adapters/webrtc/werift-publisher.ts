@@ -12,6 +12,7 @@ import {
 import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents } from "../../app/ports.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
+import { startsKeyframe } from "../../core/pacer.js";
 import {
   applyRemoteIce,
   buildSdpFrag,
@@ -35,6 +36,7 @@ import {
   skippedInterfaceAddresses,
   useIceServers,
 } from "./host-only-ice.js";
+import { PacedSender } from "./paced-sender.js";
 import { TransportFeedbackLoop } from "./transport-feedback-loop.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -171,6 +173,14 @@ function opusCodec(): RTCRtpCodecParameters {
   });
 }
 
+/** A packet waiting in the pacer, with what must happen to its track as it leaves. */
+interface PacedRtp {
+  outgoing: Outgoing;
+  packet: Buffer;
+  /** The first packet of a new encoder's stream: the sender re-bases sequence and timestamp on it. */
+  discontinuity: boolean;
+}
+
 /** One sent track: its transceiver once added, and whether the next packet starts a new encoder's stream. */
 interface Outgoing {
   track: MediaStreamTrack;
@@ -197,6 +207,8 @@ export class WeriftPublisher implements Publisher {
   private gatheringDone = false;
   /** Congestion control's view of this publication: its estimate and the network figures for health. */
   readonly feedback: TransportFeedbackLoop;
+  /** Every RTP packet leaves through the pacer, so a keyframe does not leave as one burst. */
+  private readonly paced: PacedSender<PacedRtp>;
 
   constructor(
     settings: PlannedFeedSettings,
@@ -210,7 +222,20 @@ export class WeriftPublisher implements Publisher {
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
     const { minBitrateKbps, maxBitrateKbps } = settings.profile.policy;
-    this.feedback = new TransportFeedbackLoop({ minKbps: minBitrateKbps, maxKbps: maxBitrateKbps });
+    this.feedback = new TransportFeedbackLoop({
+      minKbps: minBitrateKbps,
+      maxKbps: maxBitrateKbps,
+      profileKbps: settings.profile.bitrateKbps,
+      log,
+    });
+    this.paced = new PacedSender<PacedRtp>({
+      send: (item) => this.send(item),
+      targetKbps: () => this.feedback.targetBitrateKbps(),
+      onKeyframeNeeded: () => {
+        this.log.warn({ pacer: this.paced.stats() }, "pacer: stale video dropped, asking for a keyframe");
+        this.events.onKeyframeRequest();
+      },
+    });
     if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
     this.pc = new RTCPeerConnection({
       codecs: { video: [h264Codec(settings)], audio: this.audio ? [opusCodec()] : [] },
@@ -275,16 +300,27 @@ export class WeriftPublisher implements Publisher {
     if (this.audio) this.audio.discontinuity = true;
   }
 
+  /** Queues one packet in the pacer; it leaves through `send`. */
+  private write(outgoing: Outgoing, packet: Buffer): void {
+    if (this.closed) return;
+    const discontinuity = outgoing.discontinuity;
+    outgoing.discontinuity = false;
+    const video = outgoing === this.video;
+    this.paced.push({
+      item: { outgoing, packet, discontinuity },
+      sizeBytes: packet.length,
+      kind: video ? "video" : "audio",
+      keyframeStart: video && startsKeyframe(packet),
+    });
+  }
+
   /**
    * Hands one packet to werift, which rewrites SSRC and payload type to the negotiated ones. After an
    * encoder restart the new stream's first packet re-bases sequence and timestamp on the last ones sent.
    */
-  private write(outgoing: Outgoing, packet: Buffer): void {
+  private send({ outgoing, packet, discontinuity }: PacedRtp): void {
     if (this.closed) return;
-    if (outgoing.discontinuity) {
-      outgoing.discontinuity = false;
-      outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
-    }
+    if (discontinuity) outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
     outgoing.track.writeRtp(this.feedback.stamp(outgoing.transceiver, packet));
   }
 
@@ -345,6 +381,7 @@ export class WeriftPublisher implements Publisher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.paced.close();
     this.feedback.close();
     try {
       await this.endHubSession();
