@@ -12,9 +12,11 @@
  * Bounds: the pace never falls below what the feed has put in lately (× the factor), so the pacer
  * smooths bursts and never holds back an encoder that has not yet followed a lower target (that is the
  * congestion controller's business); a queue longer than `maxQueueDelayUs` at the pace raises the pace
- * so it drains within that; and should the oldest video packet still grow older than `dropAfterUs`
- * (a stalled event loop), the queued video is dropped up to the next keyframe, later delta packets too
- * until one comes, and a keyframe is asked for: a late picture is worth less than a fresh one.
+ * so it drains within that; and should the oldest video packet still have waited longer than
+ * `dropAfterUs` in the pacer, the queued video is dropped up to the next keyframe, later delta packets
+ * too until one comes, and a keyframe is asked for: a late picture is worth less than a fresh one. A
+ * stalled event loop (no call for over 100 ms with packets queued) does not count as waiting: after a
+ * stall the queue leaves at once, late, rather than being thrown away for what the pacer did not do.
  *
  * Pure: time is an argument; the adapter owns the timer and the socket.
  */
@@ -22,7 +24,9 @@
 export const PACING_FACTOR = 2.5;
 export const DEFAULT_BURST_US = 10_000;
 export const DEFAULT_MAX_QUEUE_DELAY_US = 250_000;
-export const DEFAULT_DROP_AFTER_US = 2_000_000;
+export const DEFAULT_DROP_AFTER_US = 1_000_000;
+/** A gap this long between calls with packets queued is a stalled event loop, not the pacer's wait. */
+const STALL_GAP_US = 100_000;
 /** The input rate is measured over this long. */
 const INPUT_WINDOW_US = 1_000_000;
 
@@ -66,6 +70,8 @@ export interface Pacer<T> {
 
 interface Queued<T> extends PacedPacket<T> {
   enqueuedUs: number;
+  /** The stalled time counted so far when it was queued: what it waited is the difference since. */
+  stalledAtEnqueueUs: number;
 }
 
 export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
@@ -84,6 +90,15 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
   let keyframeRequest = false;
   let inputs: { atUs: number; bytes: number }[] = [];
   let inputBytes = 0;
+  let stalledUs = 0;
+  let lastCallUs: number | undefined;
+
+  const noteCall = (nowUs: number) => {
+    const queued = audio.length + video.length > 0;
+    if (queued && lastCallUs !== undefined && nowUs - lastCallUs > STALL_GAP_US)
+      stalledUs += nowUs - lastCallUs;
+    lastCallUs = nowUs;
+  };
 
   const inputKbps = (nowUs: number) => {
     while (inputs.length > 0 && (inputs[0]?.atUs ?? nowUs) < nowUs - INPUT_WINDOW_US) {
@@ -109,7 +124,7 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
 
   const dropStaleVideo = (nowUs: number) => {
     const oldest = video[0];
-    if (!oldest || nowUs - oldest.enqueuedUs <= dropAfterUs) return;
+    if (!oldest || nowUs - oldest.enqueuedUs - (stalledUs - oldest.stalledAtEnqueueUs) <= dropAfterUs) return;
     // Keep from the newest queued keyframe on, if there is one; otherwise drop all and wait for one.
     const keep = video.findLastIndex((p) => p.keyframeStart);
     const cut = keep > 0 ? keep : keep === 0 ? 0 : video.length;
@@ -127,6 +142,7 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
     },
 
     enqueue(packet, nowUs) {
+      noteCall(nowUs);
       inputs.push({ atUs: nowUs, bytes: packet.sizeBytes });
       inputBytes += packet.sizeBytes;
       if (packet.kind === "video") {
@@ -135,12 +151,13 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
           return;
         }
         waitingForKeyframe = false;
-        video.push({ ...packet, enqueuedUs: nowUs });
-      } else audio.push({ ...packet, enqueuedUs: nowUs });
+        video.push({ ...packet, enqueuedUs: nowUs, stalledAtEnqueueUs: stalledUs });
+      } else audio.push({ ...packet, enqueuedUs: nowUs, stalledAtEnqueueUs: stalledUs });
       queuedBytes += packet.sizeBytes;
     },
 
     take(nowUs) {
+      noteCall(nowUs);
       dropStaleVideo(nowUs);
       drainDebt(nowUs);
       const out: T[] = [];

@@ -101,30 +101,59 @@ describe("pacer", () => {
     expect(pacer.stats().droppedPackets).toBe(0);
   });
 
-  it("drops queued video up to the next keyframe when the queue grows too old, and asks for one", () => {
-    const pacer = createPacer<number>({ dropAfterUs: 500_000 });
-    pacer.setTargetKbps(1_000);
-    // The event loop stalls: nothing is taken for 800 ms while 20 delta packets queue.
-    for (let i = 0; i < 20; i += 1) pacer.enqueue(video(i), i * 10_000);
-    expect(pacer.take(800_000)).toEqual([]);
+  it("drops queued video up to the next keyframe when it has waited too long, and asks for one", () => {
+    // A pace below what comes in and no drain rule: the queue can only grow older.
+    const pacer = createPacer<number>({ dropAfterUs: 500_000, pacingFactor: 0.5, maxQueueDelayUs: Infinity });
+    pacer.setTargetKbps(100);
+    const arrivals = Array.from({ length: 300 }, (_, i) => ({ atUs: i * 3_333, packet: video(i) }));
+    run(pacer, arrivals, 1_100_000, 50_000);
     expect(pacer.takeKeyframeRequest()).toBe(true);
     expect(pacer.takeKeyframeRequest()).toBe(false);
+    const dropped = pacer.stats().droppedPackets;
+    expect(dropped).toBeGreaterThan(0);
     // Delta packets after the drop are useless to the decoder until the keyframe.
-    pacer.enqueue(video(20), 810_000);
-    pacer.enqueue(video(21, 1_200, true), 820_000);
-    pacer.enqueue(video(22), 821_000);
-    const sent = [...pacer.take(830_000), ...pacer.take(900_000)];
-    expect(sent).toEqual([21, 22]);
-    expect(pacer.stats().droppedPackets).toBe(21);
+    pacer.enqueue(video(1000), 1_110_000);
+    pacer.enqueue(video(1001, 1_200, true), 1_120_000);
+    pacer.enqueue(video(1002), 1_121_000);
+    const sent = [...pacer.take(1_130_000), ...pacer.take(1_140_000)];
+    expect(sent).toEqual([1001, 1002]);
+    expect(pacer.stats().droppedPackets).toBe(dropped + 1);
   });
 
   it("keeps a queued keyframe and what follows it when dropping", () => {
+    const pacer = createPacer<number>({
+      dropAfterUs: 500_000,
+      pacingFactor: 0.01,
+      maxQueueDelayUs: Infinity,
+    });
+    pacer.setTargetKbps(1);
+    pacer.take(0);
+    // Taken every 50 ms (no stall), but hardly anything may leave.
+    for (let i = 0; i < 10; i += 1) {
+      pacer.enqueue(video(i, 1_200, i === 6), i * 80_000);
+      pacer.take(i * 80_000 + 40_000);
+    }
+    const sent = pacer.take(800_000);
+    expect(pacer.stats().droppedPackets).toBeGreaterThan(0);
+    expect(pacer.takeKeyframeRequest()).toBe(true);
+    expect(sent.every((item) => item >= 6)).toBe(true);
+    expect(pacer.stats().queuedPackets + sent.length).toBe(4);
+  });
+
+  it("after a stalled event loop sends what waited, late, instead of dropping it", () => {
     const pacer = createPacer<number>({ dropAfterUs: 500_000 });
     pacer.setTargetKbps(1_000);
-    for (let i = 0; i < 10; i += 1) pacer.enqueue(video(i, 1_200, i === 6), i * 80_000);
-    const sent = pacer.take(700_000);
-    expect(sent[0]).toBe(6);
-    expect(pacer.stats().droppedPackets).toBe(6);
+    for (let i = 0; i < 20; i += 1) pacer.enqueue(video(i), i * 1_000);
+    const sent = pacer.take(20_000);
+    // Nothing runs for 1.5 s; then the timer catches up.
+    let nowUs = 1_520_000;
+    for (let i = 0; i < 100 && pacer.stats().queuedPackets > 0; i += 1) {
+      sent.push(...pacer.take(nowUs));
+      nowUs = Math.max(nowUs + 1_000, pacer.nextSendUs(nowUs) ?? nowUs);
+    }
+    expect(sent).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(pacer.stats().droppedPackets).toBe(0);
+    expect(pacer.takeKeyframeRequest()).toBe(false);
   });
 
   it("sends audio before queued video", () => {

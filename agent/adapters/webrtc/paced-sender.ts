@@ -15,6 +15,8 @@ export interface PacedSenderOptions<T> {
   targetKbps(): number;
   /** The pacer dropped stale video: the encoder should send a keyframe. */
   onKeyframeNeeded(): void;
+  /** A send that threw: reported, and the packets behind it still go (from a timer nobody else catches). */
+  onSendError(error: unknown): void;
   pacer?: PacerOptions;
   nowUs?: () => number;
 }
@@ -51,7 +53,13 @@ export class PacedSender<T> {
     if (this.closed) return;
     const now = this.nowUs();
     this.pacer.setTargetKbps(this.options.targetKbps());
-    for (const item of this.pacer.take(now)) this.options.send(item);
+    for (const item of this.pacer.take(now)) {
+      try {
+        this.options.send(item);
+      } catch (error) {
+        this.options.onSendError(error);
+      }
+    }
     if (this.pacer.takeKeyframeRequest()) this.options.onKeyframeNeeded();
     const next = this.pacer.nextSendUs(now);
     if (next === undefined) return;

@@ -235,6 +235,7 @@ export class WeriftPublisher implements Publisher {
         this.log.warn({ pacer: this.paced.stats() }, "pacer: stale video dropped, asking for a keyframe");
         this.events.onKeyframeRequest();
       },
+      onSendError: (error) => this.log.warn({ error: toSpokeError(error).toInfo() }, "RTP send failed"),
     });
     if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
     this.pc = new RTCPeerConnection({
