@@ -237,7 +237,10 @@ async function runBench(): Promise<void> {
           targetKbps: Number(value.targetKbps),
           step: Number(value.step),
         });
-      } else if (value.msg === "congestion state" && process.env.SPOKE_BENCH_TRACE) {
+      } else if (
+        process.env.SPOKE_BENCH_TRACE &&
+        (value.msg === "congestion state" || Number(value.level) >= 30)
+      ) {
         console.log(JSON.stringify(value));
       }
     });
