@@ -121,7 +121,7 @@ function convergence(
 ): number | undefined {
   const atMs = change.at * 1000;
   const linkKbps = change.mbit * 1000;
-  for (let t = atMs + 1000; t <= stopMs; t += 100) {
+  for (let t = atMs + 1000; t < stopMs; t += 100) {
     const windowKbps = ((bytesAt(t) - bytesAt(t - 1000)) * 8) / 1000;
     const fps = frameTimes.filter((f) => f > t - 1000 && f <= t).length;
     const target = states.findLast((x) => x.t <= t)?.targetKbps ?? 0;

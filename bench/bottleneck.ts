@@ -73,19 +73,44 @@ function sh(...args: string[]): void {
 }
 
 function setUpNetwork(rateMbit: number): void {
-  cleanUpNetwork();
-  sh("ip", "netns", "add", AGENT_NS);
-  sh("ip", "netns", "add", HUB_NS);
-  sh("ip", "link", "add", "spk0", "netns", AGENT_NS, "type", "veth", "peer", "name", "spk1", "netns", HUB_NS);
-  for (const [ns, dev, address] of [
-    [AGENT_NS, "spk0", AGENT_ADDRESS],
-    [HUB_NS, "spk1", HUB_ADDRESS],
-  ] as const) {
-    sh("ip", "-n", ns, "addr", "add", `${address}/30`, "dev", dev);
-    sh("ip", "-n", ns, "link", "set", dev, "up");
-    sh("ip", "-n", ns, "link", "set", "lo", "up");
+  const existing = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+  if (new RegExp(`^(${AGENT_NS}|${HUB_NS})\\b`, "m").test(existing)) {
+    // Another run is using them (or one was killed before its clean-up): never pull them from under it.
+    throw new Error(
+      `network namespace ${AGENT_NS} or ${HUB_NS} exists: another bench run? If not, ip netns del ${AGENT_NS}; ip netns del ${HUB_NS}`,
+    );
   }
-  shape("add", rateMbit);
+  try {
+    sh("ip", "netns", "add", AGENT_NS);
+    sh("ip", "netns", "add", HUB_NS);
+    sh(
+      "ip",
+      "link",
+      "add",
+      "spk0",
+      "netns",
+      AGENT_NS,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "spk1",
+      "netns",
+      HUB_NS,
+    );
+    for (const [ns, dev, address] of [
+      [AGENT_NS, "spk0", AGENT_ADDRESS],
+      [HUB_NS, "spk1", HUB_ADDRESS],
+    ] as const) {
+      sh("ip", "-n", ns, "addr", "add", `${address}/30`, "dev", dev);
+      sh("ip", "-n", ns, "link", "set", dev, "up");
+      sh("ip", "-n", ns, "link", "set", "lo", "up");
+    }
+    shape("add", rateMbit);
+  } catch (error) {
+    cleanUpNetwork();
+    throw error;
+  }
 }
 
 function shape(verb: "add" | "change", rateMbit: number): void {
