@@ -1,15 +1,19 @@
 /**
- * Congestion control on a real bottleneck: the compiled agent in one network namespace publishes an
- * ultrasound test feed (`pattern=snow`, which fills any link, 1280×720@30) to a werift WHIP receiver with
- * a libav decoder in another; the two are joined by a veth pair whose agent side is limited by `tbf`.
+ * Congestion control on a real bottleneck: the compiled agent in one network namespace (`spk0`)
+ * publishes an ultrasound test feed (`pattern=snow`, which fills any link, 1280×720@30) to headless
+ * Chromium in another (`spk1`), answering WHIP itself, so the transport-wide feedback, jitter buffer and
+ * decoder are libwebrtc's. The two are joined by a veth pair (`spk0`/`spk1`: werift skips interfaces
+ * named `veth*`) whose agent side is limited by `tbf`.
  *
- *   npm run bench:bottleneck -- [--seconds 60] [--rate 1] [--step]
+ *   npm run bench:bottleneck -- [--seconds 60] [--rate 1] [--step] [--short] [--mode drive|report]
  *
- * `--step` starts at 4 Mbit/s, drops to 1 Mbit/s at a third of the run and returns to 4 at two thirds,
- * and prints how long each change took to converge. Prints decoded fps, link use (received bitrate over
- * the link rate), freeze share (gaps over 500 ms between decoded frames), the agent's estimate every
- * 5 s, and the agent's and the worker's CPU. Needs root (network namespaces); the namespaces are removed
- * at the end, on error too. The veth ends are not named `veth*`, which werift skips when gathering.
+ * `--step` starts at 4 Mbit/s, drops to 1 Mbit/s at a third of the run and returns to 4 at two thirds.
+ * `--short` (for CI, about a minute): 1 Mbit/s for 25 s, then 4 Mbit/s for 10 s and 1 Mbit/s for 10 s.
+ * Prints, per stretch of constant rate (from its convergence on): decoded fps, link use (received
+ * bitrate over the link rate), freeze share (gaps over 500 ms between decoded frames, and Chromium's
+ * own freeze duration), the jitter-buffer delay every 5 s, the agent's estimate every 5 s, how long each
+ * change of rate took to converge, and the CPU of the agent, the worker and Chromium. Needs root
+ * (network namespaces); the namespaces are removed at the end, on error too.
  *
  * Run as the receiver inside its namespace by the bench itself: `--hub <address>`.
  */
@@ -21,49 +25,47 @@ import { parseArgs } from "node:util";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
 import { parseConfig } from "../agent/config/validate.js";
 import { waitForControlSocket } from "../test/helpers/agent-process.js";
-import { childPids, cpuSeconds } from "../test/helpers/proc.js";
+import { childPids, cpuSeconds, pidsMatching } from "../test/helpers/proc.js";
+import { type AgentState, type RateChange, report } from "./bottleneck-report.js";
+import type { ReceiverSample } from "./chromium-whip-receiver.js";
 
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "60" },
     rate: { type: "string", default: "1" },
     step: { type: "boolean", default: false },
+    short: { type: "boolean", default: false },
+    mode: { type: "string", default: "drive" },
     hub: { type: "string" },
   },
 });
 
-const AGENT_NS = "spoke-bench-agent";
-const HUB_NS = "spoke-bench-hub";
+const AGENT_NS = "spk0";
+const HUB_NS = "spk1";
 const AGENT_ADDRESS = "10.77.0.1";
 const HUB_ADDRESS = "10.77.0.2";
+/** Chromium's profile folders, to find its processes for their CPU. */
+const CHROMIUM_PROFILE_PREFIX = "spoke-bench-chromium-";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The receiver's side: a WHIP hub and decoder in its namespace, reporting as JSON lines on stdout. */
+/** The receiver's side: Chromium answering WHIP in its namespace, its samples as JSON lines on stdout. */
 async function runHub(host: string): Promise<void> {
-  const { GstDecoder } = await import("../test/helpers/gst-decoder.js");
-  const { WeriftWhipHub } = await import("../test/helpers/werift-whip-hub.js");
-  const decoder = new GstDecoder();
-  await decoder.start();
-  let bytes = 0;
-  const hub = new WeriftWhipHub({
-    host,
-    onRtp: (packet) => {
-      bytes += packet.serializeSize;
-      decoder.push(packet.serialize());
-    },
+  const { ChromiumWhipReceiver } = await import("./chromium-whip-receiver.js");
+  const receiver = new ChromiumWhipReceiver(host);
+  await receiver.start();
+  console.log(JSON.stringify({ endpoint: receiver.endpoint }));
+  const timer = setInterval(() => {
+    receiver
+      .drain()
+      .then((samples) => {
+        for (const sample of samples) console.log(JSON.stringify(sample));
+      })
+      .catch(() => undefined);
+  }, 250);
+  process.once("SIGTERM", () => {
+    clearInterval(timer);
+    receiver.stop().finally(() => process.exit(0));
   });
-  await hub.start();
-  console.log(JSON.stringify({ endpoint: hub.endpoint }));
-  let frames = 0;
-  // Frame arrival times at 10 ms resolution is enough for 500 ms freezes.
-  // Wall-clock ms: the bench and the agent read the same clock.
-  setInterval(() => {
-    const now = Date.now();
-    if (decoder.frames !== frames) {
-      console.log(JSON.stringify({ t: now, frames: decoder.frames, bytes }));
-      frames = decoder.frames;
-    } else console.log(JSON.stringify({ t: now, bytes }));
-  }, 10);
 }
 
 function sh(...args: string[]): void {
@@ -71,40 +73,51 @@ function sh(...args: string[]): void {
 }
 
 function setUpNetwork(rateMbit: number): void {
-  cleanUpNetwork();
-  sh("ip", "netns", "add", AGENT_NS);
-  sh("ip", "netns", "add", HUB_NS);
-  sh("ip", "link", "add", "spk0", "netns", AGENT_NS, "type", "veth", "peer", "name", "spk1", "netns", HUB_NS);
-  for (const [ns, dev, address] of [
-    [AGENT_NS, "spk0", AGENT_ADDRESS],
-    [HUB_NS, "spk1", HUB_ADDRESS],
-  ] as const) {
-    sh("ip", "-n", ns, "addr", "add", `${address}/30`, "dev", dev);
-    sh("ip", "-n", ns, "link", "set", dev, "up");
-    sh("ip", "-n", ns, "link", "set", "lo", "up");
+  const existing = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+  if (new RegExp(`^(${AGENT_NS}|${HUB_NS})\\b`, "m").test(existing)) {
+    // Another run is using them (or one was killed before its clean-up): never pull them from under it.
+    throw new Error(
+      `network namespace ${AGENT_NS} or ${HUB_NS} exists: another bench run? If not, ip netns del ${AGENT_NS}; ip netns del ${HUB_NS}`,
+    );
   }
-  shape("add", rateMbit);
+  try {
+    sh("ip", "netns", "add", AGENT_NS);
+    sh("ip", "netns", "add", HUB_NS);
+    sh(
+      "ip",
+      "link",
+      "add",
+      "spk0",
+      "netns",
+      AGENT_NS,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "spk1",
+      "netns",
+      HUB_NS,
+    );
+    for (const [ns, dev, address] of [
+      [AGENT_NS, "spk0", AGENT_ADDRESS],
+      [HUB_NS, "spk1", HUB_ADDRESS],
+    ] as const) {
+      sh("ip", "-n", ns, "addr", "add", `${address}/30`, "dev", dev);
+      sh("ip", "-n", ns, "link", "set", dev, "up");
+      sh("ip", "-n", ns, "link", "set", "lo", "up");
+    }
+    shape("add", rateMbit);
+  } catch (error) {
+    cleanUpNetwork();
+    throw error;
+  }
 }
 
 function shape(verb: "add" | "change", rateMbit: number): void {
+  // tbf as a DSL modem would: a short burst, a queue of up to 400 ms.
   sh(
-    "ip",
-    "netns",
-    "exec",
-    AGENT_NS,
-    "tc",
-    "qdisc",
-    verb,
-    "dev",
-    "spk0",
-    "root",
-    "tbf",
-    "rate",
-    `${rateMbit}mbit`,
-    "burst",
-    "32kbit",
-    "latency",
-    "400ms",
+    ...["ip", "netns", "exec", AGENT_NS, "tc", "qdisc", verb, "dev", "spk0", "root", "tbf"],
+    ...["rate", `${rateMbit}mbit`, "burst", "32kbit", "latency", "400ms"],
   );
 }
 
@@ -116,19 +129,6 @@ function cleanUpNetwork(): void {
       // not there
     }
   }
-}
-
-interface Sample {
-  t: number;
-  frames?: number;
-  bytes: number;
-}
-
-interface Estimate {
-  t: number;
-  estimateKbps: number;
-  targetKbps: number;
-  step: number;
 }
 
 function lines(child: ChildProcess, each: (value: Record<string, unknown>) => void): void {
@@ -156,21 +156,49 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-async function runBench(): Promise<void> {
-  const seconds = Number(values.seconds);
-  const stepRun = values.step;
-  const schedule = stepRun
-    ? [
+function scheduleFor(seconds: number): { schedule: RateChange[]; seconds: number } {
+  if (values.short) {
+    return {
+      schedule: [
+        { at: 0, mbit: 1 },
+        { at: 25, mbit: 4 },
+        { at: 35, mbit: 1 },
+      ],
+      seconds: 45,
+    };
+  }
+  if (values.step) {
+    return {
+      schedule: [
         { at: 0, mbit: 4 },
         { at: seconds / 3, mbit: 1 },
         { at: (2 * seconds) / 3, mbit: 4 },
-      ]
-    : [{ at: 0, mbit: Number(values.rate) }];
+      ],
+      seconds,
+    };
+  }
+  return { schedule: [{ at: 0, mbit: Number(values.rate) }], seconds };
+}
+
+/** CPU seconds so far of the agent, its feed workers and Chromium's processes. */
+async function cpuNow(agentPid: number): Promise<{ agent: number; workers: number; chromium: number }> {
+  const sum = async (pids: number[]) =>
+    (await Promise.all(pids.map((pid) => cpuSeconds(pid).catch(() => 0)))).reduce((a, b) => a + b, 0);
+  return {
+    agent: await cpuSeconds(agentPid),
+    workers: await sum(await childPids(agentPid, "feed-worker")),
+    chromium: await sum(await pidsMatching(CHROMIUM_PROFILE_PREFIX)),
+  };
+}
+
+async function runBench(): Promise<void> {
+  const { schedule, seconds } = scheduleFor(Number(values.seconds));
+  const mode = values.mode === "report" ? "report" : "drive";
   setUpNetwork(schedule[0]?.mbit ?? 1);
   let hub: ChildProcess | undefined;
   let agent: ChildProcess | undefined;
-  const samples: Sample[] = [];
-  const estimates: Estimate[] = [];
+  const samples: ReceiverSample[] = [];
+  const states: AgentState[] = [];
   try {
     hub = spawn(
       "ip",
@@ -188,16 +216,13 @@ async function runBench(): Promise<void> {
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     const endpoint = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the receiver did not start")), 20_000);
+      const timer = setTimeout(() => reject(new Error("the receiver did not start")), 30_000);
+      hub?.once("exit", () => reject(new Error("the receiver exited")));
       lines(hub as ChildProcess, (value) => {
         if (typeof value.endpoint === "string") {
           clearTimeout(timer);
           resolve(value.endpoint);
-        } else if (typeof value.t === "number") {
-          const sample: Sample = { t: value.t, bytes: Number(value.bytes) };
-          if (typeof value.frames === "number") sample.frames = value.frames;
-          samples.push(sample);
-        }
+        } else if (typeof value.t === "number") samples.push(value as unknown as ReceiverSample);
       });
     });
     const dir = mkdtempSync(join(tmpdir(), "spoke-bottleneck-"));
@@ -217,8 +242,7 @@ async function runBench(): Promise<void> {
         ],
         mqtt: { url: "mqtt://127.0.0.1:9" },
         control: { socketPath: join(dir, "control.sock") },
-        // What is measured here is the controller driving the encoder.
-        network: { congestionControl: "drive" },
+        network: { congestionControl: mode },
         logLevel: "debug",
       },
       "bench config",
@@ -231,13 +255,19 @@ async function runBench(): Promise<void> {
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     lines(agent, (value) => {
-      if (value.msg !== "network steering") return;
-      estimates.push({
-        t: Number(value.time),
-        estimateKbps: Number(value.estimateKbps),
-        targetKbps: Number(value.targetKbps),
-        step: Number(value.step),
-      });
+      if (value.msg === "network steering") {
+        states.push({
+          t: Number(value.time),
+          estimateKbps: Number(value.estimateKbps),
+          targetKbps: Number(value.targetKbps),
+          step: Number(value.step),
+        });
+      } else if (
+        process.env.SPOKE_BENCH_TRACE &&
+        (value.msg === "congestion state" || Number(value.level) >= 30)
+      ) {
+        console.log(JSON.stringify(value));
+      }
     });
     await waitForControlSocket(config.control.socketPath);
     await sleep(2000);
@@ -248,109 +278,39 @@ async function runBench(): Promise<void> {
     const agentPid = agent.pid ?? 0;
     const warm = Math.min(5, seconds / 4);
     await until(warm);
-    const workersAt = await childPids(agentPid, "feed-worker");
-    const cpuStart = {
-      at: performance.now(),
-      agent: await cpuSeconds(agentPid),
-      workers: new Map(
-        await Promise.all(workersAt.map(async (pid) => [pid, await cpuSeconds(pid)] as const)),
-      ),
-    };
+    const cpuAt = performance.now();
+    const cpuStart = await cpuNow(agentPid);
     for (const change of schedule.slice(1)) {
       await until(change.at);
       shape("change", change.mbit);
     }
     await until(seconds);
-    const elapsed = (performance.now() - cpuStart.at) / 1000;
-    const agentCpu = ((await cpuSeconds(agentPid)) - cpuStart.agent) / elapsed;
-    const workerCpu: number[] = [];
-    for (const [pid, before] of cpuStart.workers) {
-      const after = await cpuSeconds(pid).catch(() => before);
-      if (after - before > 0.01 * elapsed) workerCpu.push((after - before) / elapsed);
+    if (process.env.SPOKE_BENCH_TRACE) {
+      console.log(
+        execFileSync("ip", ["netns", "exec", AGENT_NS, "tc", "-s", "qdisc", "show", "dev", "spk0"], {
+          encoding: "utf8",
+        }),
+      );
     }
+    const elapsed = (performance.now() - cpuAt) / 1000;
+    const cpuEnd = await cpuNow(agentPid);
+    const percent = (key: keyof typeof cpuEnd) =>
+      `${(((cpuEnd[key] - cpuStart[key]) / elapsed) * 100).toFixed(1)} %`;
 
-    const local = samples.map((s) => ({ ...s, t: s.t - startedAt }));
     report(
-      local,
-      estimates.map((e) => ({ ...e, t: e.t - startedAt })),
+      samples.map((s) => ({ ...s, t: s.t - startedAt })),
+      states.map((e) => ({ ...e, t: e.t - startedAt })),
       schedule,
       seconds,
+      mode,
     );
     console.log(
-      `  CPU (% of one core, from ${warm.toFixed(0)} s): agent ${(agentCpu * 100).toFixed(1)} %, worker ${workerCpu.map((c) => `${(c * 100).toFixed(1)} %`).join(", ") || "n/a"}`,
+      `  CPU (% of one core, from ${warm.toFixed(0)} s): agent ${percent("agent")}, worker ${percent("workers")}, Chromium (receiver, all processes) ${percent("chromium")}`,
     );
   } finally {
     await stopChild(agent);
     await stopChild(hub);
     cleanUpNetwork();
-  }
-}
-
-function report(
-  samples: Sample[],
-  estimates: Estimate[],
-  schedule: { at: number; mbit: number }[],
-  seconds: number,
-): void {
-  const frameTimes: number[] = [];
-  let frames = 0;
-  for (const sample of samples) {
-    if (sample.frames !== undefined && sample.frames > frames) {
-      for (let i = frames; i < sample.frames; i += 1) frameTimes.push(sample.t);
-      frames = sample.frames;
-    }
-  }
-  const bytesAt = (t: number) => samples.findLast((s) => s.t <= t)?.bytes ?? 0;
-  const rateAt = (t: number) => schedule.findLast((c) => c.at * 1000 <= t)?.mbit ?? 1;
-  const firstFrame = frameTimes[0] ?? seconds * 1000;
-  const from = Math.min(seconds * 1000, firstFrame + 5000);
-  const to = seconds * 1000;
-  const span = (to - from) / 1000;
-  const framesIn = frameTimes.filter((t) => t >= from && t <= to);
-  let frozen = 0;
-  let previous = from;
-  for (const t of [...framesIn, to]) {
-    if (t - previous > 500) frozen += t - previous;
-    previous = t;
-  }
-  const received = ((bytesAt(to) - bytesAt(from)) * 8) / 1000 / span;
-  let capacity = 0;
-  for (let t = from; t < to; t += 100) capacity += rateAt(t) * 1000 * 100;
-  const linkKbps = capacity / (to - from);
-  console.log(
-    `spoke bottleneck benchmark: ultrasound 1280x720@30 snow, ${schedule.map((c) => `${c.mbit}`).join(" → ")} Mbit/s tbf, ${seconds} s`,
-  );
-  console.log(`  first decoded frame ${(firstFrame / 1000).toFixed(2)} s after the start`);
-  console.log(`  over ${(from / 1000).toFixed(1)}–${seconds} s:`);
-  console.log(`    decoded ${(framesIn.length / span).toFixed(1)} fps`);
-  console.log(
-    `    received ${received.toFixed(0)} kbit/s, link use ${((received / linkKbps) * 100).toFixed(0)} % of ${linkKbps.toFixed(0)} kbit/s`,
-  );
-  console.log(`    frozen ${((frozen / (to - from)) * 100).toFixed(1)} % of the time (gaps > 500 ms)`);
-  const every5 = [];
-  for (let t = 5000; t <= seconds * 1000; t += 5000) {
-    const e = estimates.findLast((x) => x.t <= t);
-    if (e) every5.push(`${t / 1000}s ${e.estimateKbps}/${e.targetKbps}k step ${e.step}`);
-  }
-  console.log(`  estimate/target every 5 s: ${every5.join(", ")}`);
-  for (const change of schedule.slice(1)) {
-    const at = change.at * 1000;
-    const target = change.mbit * 1000;
-    const window = (t: number) => ((bytesAt(t) - bytesAt(t - 1000)) * 8) / 1000;
-    let converged: number | undefined;
-    for (let t = at + 1000; t <= seconds * 1000; t += 100) {
-      const fps = frameTimes.filter((f) => f > t - 1000 && f <= t).length;
-      const estimate = estimates.findLast((x) => x.t <= t)?.estimateKbps ?? 0;
-      // Down: the estimate is under the new rate and the picture decodes; up: the link is used again.
-      const ok = target < rateAt(at - 1) ? estimate <= target && fps >= 25 : window(t) >= 0.8 * target;
-      if (ok) {
-        converged = t - at;
-        break;
-      }
-    }
-    console.log(
-      `  ${rateAt(at - 1)} → ${change.mbit} Mbit/s converged ${converged === undefined ? "not within the run" : `in ${(converged / 1000).toFixed(1)} s`}`,
-    );
   }
 }
 

@@ -44,8 +44,8 @@ export interface SteeringOptions {
   siteBudgetKbps?: number;
   /**
    * Apply the shares to the encoders. Off, steering only computes and reports them (health's
-   * `network`): the agent runs it so until the controller is proven on a real bottleneck, where it
-   * does not yet ramp up from its start (docs/webrtc.md).
+   * `network`): the agent runs it so until the bottleneck bench (Chromium receiving) has shown the
+   * goals met on an unloaded machine (docs/webrtc.md, "Not done yet").
    */
   drive?: boolean;
   timer?: SteeringTimer;

@@ -37,6 +37,10 @@ export interface SimulationOptions {
   framesPerSecond?: number;
   /** Frame sizes vary by ± this share around the target, as an encoder's do. */
   frameJitter?: number;
+  /** What the picture needs at a time (µs): the encoder makes no more than this (application-limited). */
+  contentKbps?: (timeUs: number) => number;
+  /** Receiver reports say nothing is lost (as when NACK retransmissions repair every loss). */
+  reportsHideLoss?: boolean;
 }
 
 export interface SimulatedPacket {
@@ -174,7 +178,7 @@ export function simulate(options: SimulationOptions): SimulationTrace {
     let receivedInRange = 0;
     for (let i = reportFrom; i <= newest; i += 1)
       if (packets[i]?.arrivalUs !== undefined) receivedInRange += 1;
-    const lost = expected - receivedInRange;
+    const lost = options.reportsHideLoss ? 0 : expected - receivedInRange;
     cumulativeLost += lost;
     reportFrom = newest + 1;
     const bytes = writeReceiverReport(2, [
@@ -195,7 +199,10 @@ export function simulate(options: SimulationOptions): SimulationTrace {
       } else i += 1;
     }
     if (nowUs >= nextFrameUs) {
-      const target = controller.targetBitrateKbps(nowUs);
+      const target = Math.min(
+        controller.targetBitrateKbps(nowUs),
+        options.contentKbps?.(nowUs) ?? Number.POSITIVE_INFINITY,
+      );
       const bytes = ((target * 1000) / 8 / fps) * (1 + frameJitter * (2 * random() - 1));
       const paceUsPerByte = (8 * 1e6) / (PACING_FACTOR * target * 1000);
       let offset = 0;

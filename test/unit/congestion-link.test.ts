@@ -90,3 +90,43 @@ describe("congestion control on a simulated bottleneck", () => {
     expect(meanTargetKbps(trace, 10 * S, 20 * S)).toBeGreaterThan(1_900);
   });
 });
+
+describe("application-limited feeds and loss seen only in the feedback", () => {
+  it("lets a still picture's target rise towards the profile bitrate, then re-measures when it gets busy", () => {
+    // 300 kbit/s of picture for 20 s on a 1 Mbit/s link, then content that fills any bitrate.
+    const trace = simulate({
+      durationUs: 40 * S,
+      link: link(() => 1_000),
+      controller: { ...FEED, profileKbps: 2_000 },
+      contentKbps: (timeUs) => (timeUs < 20 * S ? 300 : 100_000),
+    });
+    const before = trace.targets.findLast((t) => t.timeUs < 20 * S);
+    // Held by what was delivered it would stay near 500 kbit/s; application-limited it rises, not past the profile.
+    expect(before?.kbps).toBeGreaterThan(1_500);
+    expect(before?.kbps).toBeLessThanOrEqual(2_000);
+    expect(before?.state.applicationLimited).toBe(true);
+    const down = settledDownAt(trace, 20 * S, 1_000);
+    expect((down ?? Number.POSITIVE_INFINITY) - 20 * S).toBeLessThanOrEqual(3 * S);
+    expect(deliveredKbps(trace, 25 * S, 40 * S)).toBeGreaterThanOrEqual(800);
+  });
+
+  it("does not call a feed application-limited while it follows a rising target", () => {
+    const trace = simulate({ durationUs: 20 * S, link: link(() => 1_000), controller: FEED });
+    const limited = trace.targets.filter((t) => t.timeUs >= 5 * S && t.state.applicationLimited);
+    expect(limited).toEqual([]);
+  });
+
+  it("backs off on loss the receiver reports hide (repaired by retransmission) but the feedback shows", () => {
+    // A shallow queue (5 kB) overflows before the delay trend shows: only loss tells.
+    const trace = simulate({
+      durationUs: 40 * S,
+      link: { rateKbps: () => 1_000, queueBytes: 5_000, propagationUs: 20_000 },
+      controller: FEED,
+      reportsHideLoss: true,
+    });
+    const sent = trace.packets.filter((p) => p.sendUs >= 10 * S);
+    const lost = sent.filter((p) => p.arrivalUs === undefined);
+    expect(lost.length / sent.length).toBeLessThan(0.05);
+    expect(deliveredKbps(trace, 10 * S, 40 * S)).toBeGreaterThanOrEqual(700);
+  });
+});

@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
 import { type RTCRtpTransceiver, RTP_EXTENSION_URI, RtpPacket, serializeTransportWideCC } from "werift";
 import type { PublicationNetwork } from "../../app/ports.js";
 import {
@@ -26,11 +27,17 @@ export interface TransportFeedbackLoopOptions {
   minKbps: number;
   maxKbps: number;
   startKbps?: number;
+  /** The feed's profile bitrate: where an application-limited rise stops. */
+  profileKbps?: number;
   /** Microseconds on a monotonic clock; `performance.now()` by default. */
   nowUs?: () => number;
   /** Microseconds since the Unix epoch, for the RTT from receiver reports; `Date.now()` by default. */
   wallClockUs?: () => number;
+  /** When given, the controller's state is logged (debug) about once a second, for the benches. */
+  log?: Logger;
 }
+
+const STATE_LOG_INTERVAL_US = 1_000_000;
 
 /** What health shows of a publication's network. */
 export interface TransportFeedbackStatus {
@@ -65,6 +72,9 @@ export class TransportFeedbackLoop {
   private packetsStamped = 0;
   private feedbackReceived = 0;
   private rtcpMalformed = 0;
+  private stateLoggedUs = Number.NEGATIVE_INFINITY;
+  /** Bytes stamped since the state was last logged: what we sent, beside what was delivered. */
+  private bytesSinceLog = 0;
 
   constructor(private readonly options: TransportFeedbackLoopOptions) {
     this.nowUs = options.nowUs ?? (() => Math.round(performance.now() * 1000));
@@ -114,12 +124,10 @@ export class TransportFeedbackLoop {
     packet.header.extensions = extensions;
     packet.header.extension = true;
     this.packetsStamped += 1;
-    this.controller.onPacketSent({
-      sequence: this.sequence,
-      sendTimeUs: this.nowUs(),
-      // What the link carries of it: RTP header with extensions, payload, and the SRTP tag.
-      sizeBytes: packet.header.serializeSize + packet.payload.length + 10,
-    });
+    // What the link carries of it: RTP header with extensions, payload, and the SRTP tag.
+    const sizeBytes = packet.header.serializeSize + packet.payload.length + 10;
+    this.bytesSinceLog += sizeBytes;
+    this.controller.onPacketSent({ sequence: this.sequence, sendTimeUs: this.nowUs(), sizeBytes });
     return packet;
   }
 
@@ -146,6 +154,35 @@ export class TransportFeedbackLoop {
         this.controller.onRemb(message.remb.bitrateBps, now);
       }
     }
+    this.logState(now);
+  }
+
+  private logState(nowUs: number): void {
+    const log = this.options.log;
+    if (!log || nowUs - this.stateLoggedUs < STATE_LOG_INTERVAL_US || !log.isLevelEnabled("debug")) return;
+    const sentKbps = (this.bytesSinceLog * 8 * 1000) / (nowUs - this.stateLoggedUs);
+    this.stateLoggedUs = nowUs;
+    this.bytesSinceLog = 0;
+    const state = this.controller.state(nowUs);
+    const { usage, rateControl, probing, targetKbps, delayBasedKbps, lossBoundKbps, deliveredKbps, rttUs } =
+      state;
+    log.debug(
+      {
+        usage,
+        rateControl,
+        probing,
+        targetKbps: Math.round(targetKbps),
+        delayBasedKbps: Math.round(delayBasedKbps),
+        lossBoundKbps: Math.round(lossBoundKbps),
+        deliveredKbps: deliveredKbps === undefined ? undefined : Math.round(deliveredKbps),
+        sentKbps: Math.round(sentKbps),
+        applicationLimited: state.applicationLimited,
+        lastLoss: state.lastLoss,
+        rttMs: Math.round(rttUs / 1000),
+        feedbackReceived: this.feedbackReceived,
+      },
+      "congestion state",
+    );
   }
 
   targetBitrateKbps(): number {

@@ -13,6 +13,7 @@ import {
 import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents } from "../../app/ports.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
+import { startsKeyframe } from "../../core/pacer.js";
 import {
   hubTurnGraceMs,
   normalisedServers,
@@ -47,6 +48,7 @@ import {
   skippedInterfaceAddresses,
   useIceServers,
 } from "./host-only-ice.js";
+import { PacedSender } from "./paced-sender.js";
 import { TransportFeedbackLoop } from "./transport-feedback-loop.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -191,6 +193,14 @@ function opusCodec(): RTCRtpCodecParameters {
   });
 }
 
+/** A packet waiting in the pacer, with what must happen to its track as it leaves. */
+interface PacedRtp {
+  outgoing: Outgoing;
+  packet: Buffer;
+  /** The first packet of a new encoder's stream: the sender re-bases sequence and timestamp on it. */
+  discontinuity: boolean;
+}
+
 /** One sent track: its transceiver once added, and whether the next packet starts a new encoder's stream. */
 interface Outgoing {
   track: MediaStreamTrack;
@@ -221,6 +231,8 @@ export class WeriftPublisher implements Publisher {
   private readonly configuredIce: IceServerConfig[];
   /** Armed while ICE is given its grace time before the hub's TURN servers are tried. */
   private hubTurnTimer: NodeJS.Timeout | undefined;
+  /** Every RTP packet leaves through the pacer, so a keyframe does not leave as one burst. */
+  private readonly paced: PacedSender<PacedRtp>;
 
   constructor(
     settings: PlannedFeedSettings,
@@ -234,7 +246,21 @@ export class WeriftPublisher implements Publisher {
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
     const { minBitrateKbps, maxBitrateKbps } = settings.profile.policy;
-    this.feedback = new TransportFeedbackLoop({ minKbps: minBitrateKbps, maxKbps: maxBitrateKbps });
+    this.feedback = new TransportFeedbackLoop({
+      minKbps: minBitrateKbps,
+      maxKbps: maxBitrateKbps,
+      profileKbps: settings.profile.bitrateKbps,
+      log,
+    });
+    this.paced = new PacedSender<PacedRtp>({
+      send: (item) => this.send(item),
+      targetKbps: () => this.feedback.targetBitrateKbps(),
+      onKeyframeNeeded: () => {
+        this.log.warn({ pacer: this.paced.stats() }, "pacer: stale video dropped, asking for a keyframe");
+        this.events.onKeyframeRequest();
+      },
+      onSendError: (error) => this.log.warn({ error: toSpokeError(error).toInfo() }, "RTP send failed"),
+    });
     if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
     this.configuredIce = normalisedServers(options.iceServers ?? []);
     this.pc = new RTCPeerConnection({
@@ -309,16 +335,27 @@ export class WeriftPublisher implements Publisher {
     if (this.audio) this.audio.discontinuity = true;
   }
 
+  /** Queues one packet in the pacer; it leaves through `send`. */
+  private write(outgoing: Outgoing, packet: Buffer): void {
+    if (this.closed) return;
+    const discontinuity = outgoing.discontinuity;
+    outgoing.discontinuity = false;
+    const video = outgoing === this.video;
+    this.paced.push({
+      item: { outgoing, packet, discontinuity },
+      sizeBytes: packet.length,
+      kind: video ? "video" : "audio",
+      keyframeStart: video && startsKeyframe(packet),
+    });
+  }
+
   /**
    * Hands one packet to werift, which rewrites SSRC and payload type to the negotiated ones. After an
    * encoder restart the new stream's first packet re-bases sequence and timestamp on the last ones sent.
    */
-  private write(outgoing: Outgoing, packet: Buffer): void {
+  private send({ outgoing, packet, discontinuity }: PacedRtp): void {
     if (this.closed) return;
-    if (outgoing.discontinuity) {
-      outgoing.discontinuity = false;
-      outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
-    }
+    if (discontinuity) outgoing.transceiver?.sender.replaceRTP(RtpPacket.deSerialize(packet).header, true);
     outgoing.track.writeRtp(this.feedback.stamp(outgoing.transceiver, packet));
   }
 
@@ -385,6 +422,7 @@ export class WeriftPublisher implements Publisher {
     if (this.closed) return;
     this.closed = true;
     this.disarmHubTurnRestart();
+    this.paced.close();
     this.feedback.close();
     try {
       await this.endHubSession();

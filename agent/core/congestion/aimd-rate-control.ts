@@ -11,12 +11,17 @@ import type { BandwidthUsage } from "./overuse-detector.js";
  * half a minute. We cannot send padding probes (media is passed through from the encoder), so the probe
  * is the encoder's own bitrate; the cap at 1.5 × delivered keeps it from running ahead of a link that
  * does not follow.
+ *
+ * Application-limited (the encoder sends clearly less than the rate, see application-limited.ts): the
+ * cap at 1.5 × delivered would hold the rate at what the picture needs now, so instead the rate rises
+ * by 25 % a second towards the feed's profile bitrate while no over-use is seen.
  */
 
 export const BETA = 0.85;
 export const MULTIPLICATIVE_GROWTH_PER_S = 1.08;
 export const PROBE_GROWTH = 1.5;
 export const MIN_PROBE_INTERVAL_US = 400_000;
+export const ALR_GROWTH_PER_S = 1.25;
 /** The rate may not run further ahead of what was delivered than this (plus 10 kbit/s). */
 const MAX_AHEAD_OF_DELIVERED = 1.5;
 const AHEAD_SLACK_KBPS = 10;
@@ -33,6 +38,8 @@ export interface AimdOptions {
   startKbps: number;
   minKbps: number;
   maxKbps: number;
+  /** Where an application-limited rise stops (the feed's profile bitrate); `maxKbps` when not given. */
+  alrCeilingKbps?: number;
 }
 
 export interface AimdUpdate {
@@ -41,6 +48,8 @@ export interface AimdUpdate {
   deliveredKbps: number | undefined;
   nowUs: number;
   rttUs: number;
+  /** The encoder sends clearly less than the rate, with no loss seen: see application-limited.ts. */
+  applicationLimited?: boolean;
 }
 
 export interface AimdRateControl {
@@ -78,7 +87,7 @@ export function createAimdRateControl(options: AimdOptions): AimdRateControl {
   };
 
   return {
-    update({ usage, deliveredKbps, nowUs, rttUs }) {
+    update({ usage, deliveredKbps, nowUs, rttUs, applicationLimited }) {
       const dtS =
         lastUpdateUs === undefined ? 0 : Math.min(Math.max(0, nowUs - lastUpdateUs), 1_000_000) / 1e6;
       lastUpdateUs = nowUs;
@@ -94,7 +103,11 @@ export function createAimdRateControl(options: AimdOptions): AimdRateControl {
         probing = true;
       }
 
-      if (state === "increase") {
+      const alrCeiling = Math.min(options.alrCeilingKbps ?? options.maxKbps, options.maxKbps);
+      if (state === "increase" && applicationLimited) {
+        // Nothing to learn from what was delivered: rise slowly towards what the feed would want.
+        if (rate < alrCeiling) rate = Math.min(alrCeiling, rate * ALR_GROWTH_PER_S ** dtS);
+      } else if (state === "increase") {
         let next = rate;
         if (probing) {
           const interval = Math.max(MIN_PROBE_INTERVAL_US, 2 * rttUs) / 1e6;

@@ -1,7 +1,9 @@
 import { createAcknowledgedBitrate } from "./acknowledged-bitrate.js";
 import { createAimdRateControl, type RateControlState } from "./aimd-rate-control.js";
+import { createApplicationLimited } from "./application-limited.js";
+import { createFeedbackLoss } from "./feedback-loss.js";
 import { type AckedPacket, createInterArrival } from "./inter-arrival.js";
-import { createLossBasedBound } from "./loss-based-bound.js";
+import { createLossBasedBound, LOSS_LOW } from "./loss-based-bound.js";
 import { type BandwidthUsage, createOveruseDetector } from "./overuse-detector.js";
 import { type ReportBlock, roundTripUs } from "./rtcp-reports.js";
 import { createSendTimeLog } from "./send-time-log.js";
@@ -21,6 +23,11 @@ export const FEEDBACK_TIMEOUT_US = 1_000_000;
 const INITIAL_RTT_US = 200_000;
 /** Weight of a new RTT sample: RTT is noisy (feedback batching) and only paces decisions. */
 const RTT_SMOOTHING = 0.2;
+/**
+ * Application-limited is judged against the lowest rate of this long: an encoder takes a second or so
+ * to follow a new bitrate, and a rate that just rose must not read as an encoder that cannot fill it.
+ */
+const ALR_TARGET_HISTORY_US = 2_000_000;
 /** The 24-bit reference time wraps after 2^24 × 64 ms. */
 const REFERENCE_WRAP_US = 2 ** 24 * TWCC_REFERENCE_US;
 
@@ -29,6 +36,8 @@ export interface CongestionControllerOptions {
   minKbps: number;
   maxKbps: number;
   startKbps?: number;
+  /** The feed's profile bitrate: where an application-limited rise stops (`maxKbps` when not given). */
+  profileKbps?: number;
   /** False when the hub did not negotiate transport-cc: only loss and REMB then bound the rate. */
   transportFeedback?: boolean;
   sendLogCapacity?: number;
@@ -40,6 +49,8 @@ export interface CongestionState {
   lossBoundKbps: number;
   rembKbps: number | undefined;
   deliveredKbps: number | undefined;
+  sentKbps: number | undefined;
+  applicationLimited: boolean;
   usage: BandwidthUsage;
   rateControl: RateControlState;
   probing: boolean;
@@ -70,7 +81,16 @@ export function createCongestionController(options: CongestionControllerOptions)
   const trendline = createTrendline();
   const detector = createOveruseDetector();
   const delivered = createAcknowledgedBitrate();
-  const rateControl = createAimdRateControl({ startKbps, minKbps, maxKbps });
+  const sent = createAcknowledgedBitrate();
+  const applicationLimited = createApplicationLimited();
+  const feedbackLoss = createFeedbackLoss();
+  let recentRates: { atUs: number; kbps: number }[] = [];
+  const rateControl = createAimdRateControl({
+    startKbps,
+    minKbps,
+    maxKbps,
+    ...(options.profileKbps === undefined ? {} : { alrCeilingKbps: options.profileKbps }),
+  });
   // Without transport feedback the loss bound is the estimate, so it starts where the rate starts.
   const loss = createLossBasedBound(delayBased ? maxKbps : startKbps, maxKbps);
   let remb: number | undefined;
@@ -95,6 +115,14 @@ export function createCongestionController(options: CongestionControllerOptions)
     return Math.max(minKbps, value * 0.5 ** Math.ceil((silentUs - FEEDBACK_TIMEOUT_US) / 1_000_000));
   };
 
+  /** The encoder sends clearly less than the lowest rate of the last two seconds. */
+  const isApplicationLimited = (nowUs: number) => {
+    recentRates = recentRates.filter((r) => r.atUs >= nowUs - ALR_TARGET_HISTORY_US);
+    recentRates.push({ atUs: nowUs, kbps: rateControl.rateKbps() });
+    const lowest = Math.min(...recentRates.map((r) => r.kbps));
+    return applicationLimited.update(sent.kbps(), lowest);
+  };
+
   const noteRtt = (sampleUs: number, fromReport: boolean) => {
     if (!Number.isFinite(sampleUs) || sampleUs <= 0) return;
     // Report RTTs are exact; feedback-based ones include the feedback interval, so they only stand in.
@@ -110,6 +138,7 @@ export function createCongestionController(options: CongestionControllerOptions)
   return {
     onPacketSent({ sequence, sendTimeUs, sizeBytes }) {
       log.record(sequence, sendTimeUs, sizeBytes);
+      sent.add(sendTimeUs, sizeBytes);
     },
 
     onTransportFeedback(feedback, nowUs) {
@@ -125,16 +154,19 @@ export function createCongestionController(options: CongestionControllerOptions)
       const acked: AckedPacket[] = [];
       let newestSendUs = Number.NEGATIVE_INFINITY;
       for (const packet of feedback.packets) {
+        const logged = log.lookup(packet.sequence);
+        if (!logged) continue;
+        feedbackLoss.add(logged.sequence, packet.arrivalUs !== undefined);
         if (packet.arrivalUs === undefined) continue;
-        const sent = log.lookup(packet.sequence);
-        if (!sent) continue;
         acked.push({
-          sendTimeUs: sent.sendTimeUs,
+          sendTimeUs: logged.sendTimeUs,
           arrivalUs: packet.arrivalUs + referenceOffsetUs,
-          sizeBytes: sent.sizeBytes,
+          sizeBytes: logged.sizeBytes,
         });
-        newestSendUs = Math.max(newestSendUs, sent.sendTimeUs);
+        newestSendUs = Math.max(newestSendUs, logged.sendTimeUs);
       }
+      const lossFraction = feedbackLoss.take(nowUs);
+      if (lossFraction !== undefined) loss.onReport(lossFraction, rawTarget(), nowUs, rttUs);
       if (acked.length === 0) return;
       noteRtt(nowUs - newestSendUs, false);
 
@@ -146,7 +178,14 @@ export function createCongestionController(options: CongestionControllerOptions)
         if (variation) usage = detector.detect(trendline.update(variation));
       }
       if (delayBased) {
-        rateControl.update({ usage, deliveredKbps: delivered.kbps(), nowUs, rttUs });
+        rateControl.update({
+          usage,
+          deliveredKbps: delivered.kbps(),
+          nowUs,
+          rttUs,
+          applicationLimited:
+            isApplicationLimited(nowUs) && usage === "normal" && (loss.lastLoss() ?? 0) < LOSS_LOW,
+        });
       }
     },
 
@@ -155,7 +194,8 @@ export function createCongestionController(options: CongestionControllerOptions)
         const rtt = roundTripUs(block, arrivalCompactNtp);
         if (rtt !== undefined) noteRtt(rtt, true);
       }
-      loss.onReport(block.fractionLost, rawTarget(), nowUs, rttUs);
+      // With transport feedback, loss is read from it (feedback-loss.ts): reports count repaired packets.
+      if (!delayBased) loss.onReport(block.fractionLost, rawTarget(), nowUs, rttUs);
     },
 
     onRemb(bitrateBps, _nowUs) {
@@ -173,6 +213,8 @@ export function createCongestionController(options: CongestionControllerOptions)
         lossBoundKbps: loss.boundKbps(),
         rembKbps: remb,
         deliveredKbps: delivered.kbps(),
+        sentKbps: sent.kbps(),
+        applicationLimited: applicationLimited.active(),
         usage: detector.state(),
         rateControl: rateControl.state(),
         probing: rateControl.probing(),
