@@ -10,7 +10,7 @@ import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
-import { SessionController } from "./app/session-controller.js";
+import { SessionController, type SessionObserver } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
 import { SpokeError } from "./core/errors.js";
 import { type FeedPlanning, type MediaEnvironment, mediaSummary } from "./core/feed-plan.js";
@@ -44,8 +44,12 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const version = agentVersion();
   const timings = options.workerTimings ?? DEFAULT_WORKER_TIMINGS;
   const sources = new SystemSourceResolver();
-  // One spare feed worker for the whole agent: any feed's start or restart takes it.
-  const workers = new WorkerPool(log.child({ module: "workers" }));
+  // A spare feed worker per feed while idle, so that a start forks nothing; one while live, for a
+  // restart after a crash. Spares have GStreamer loaded and no device open.
+  const workers = new WorkerPool(log.child({ module: "workers" }), {
+    idleSpares: media.feeds.length,
+    liveSpares: 1,
+  });
   const link = new MqttLink(config.mqtt, config.deviceId, version, log.child({ module: "mqtt" }));
   const reporter = new FleetReporter(
     link,
@@ -63,7 +67,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     media.feeds,
     (feed, events, sessionLog) => new FeedRunner(feed, sources, timings, events, sessionLog, { workers }),
     (feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog),
-    reporter,
+    withSparesFollowing(reporter, workers),
     log,
     {
       ...(config.network?.siteBudgetKbps !== undefined && { siteBudgetKbps: config.network.siteBudgetKbps }),
@@ -138,6 +142,18 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
       await stop();
       log.info("agent stopped");
     },
+  };
+}
+
+/** The session's observer, also telling the worker pool whether a session runs (how many spares to keep). */
+function withSparesFollowing(observer: SessionObserver, workers: WorkerPool): SessionObserver {
+  return {
+    sessionChanged(report) {
+      workers.setLive(report.state !== "idle" && report.state !== "error");
+      observer.sessionChanged(report);
+    },
+    feedChanged: (status) => observer.feedChanged(status),
+    feedFailed: (feedId, error) => observer.feedFailed(feedId, error),
   };
 }
 
