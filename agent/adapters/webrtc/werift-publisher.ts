@@ -12,6 +12,8 @@ import {
 import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents } from "../../app/ports.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
+import type { FeedIceStatus } from "../../core/feed-status.js";
+import { iceStatus } from "../../core/ice-status.js";
 import {
   applyRemoteIce,
   buildSdpFrag,
@@ -210,7 +212,12 @@ export class WeriftPublisher implements Publisher {
       ? { url: feed.whip.url, bearerToken: feed.whip.bearerToken }
       : { url: feed.whip.url };
     const { minBitrateKbps, maxBitrateKbps } = settings.profile.policy;
-    this.feedback = new TransportFeedbackLoop({ minKbps: minBitrateKbps, maxKbps: maxBitrateKbps });
+    this.feedback = new TransportFeedbackLoop({
+      minKbps: minBitrateKbps,
+      maxKbps: maxBitrateKbps,
+      // werift answers PLI itself but ignores FIR: the loop parses it, and it is paced like a PLI.
+      onFir: () => this.events.onKeyframeRequest(),
+    });
     if (feed.audio) this.audio = { track: new MediaStreamTrack({ kind: "audio" }), discontinuity: false };
     this.pc = new RTCPeerConnection({
       codecs: { video: [h264Codec(settings)], audio: this.audio ? [opusCodec()] : [] },
@@ -289,7 +296,18 @@ export class WeriftPublisher implements Publisher {
   }
 
   network(): PublicationNetwork | undefined {
-    return this.feedback.network();
+    const network = this.feedback.network();
+    return network && { ...network, ice: this.iceStatus() };
+  }
+
+  /** ICE state and our side of the selected pair; a relay's transport is the TURN server's. */
+  private iceStatus(): FeedIceStatus {
+    const ice = this.video.transceiver?.dtlsTransport.iceTransport;
+    const local = ice?.getSelectedCandidatePair()?.local.candidate;
+    const connection = ice?.connection as { options?: { turnTransport?: string } } | undefined;
+    const turn = connection?.options?.turnTransport;
+    const turnTransport = turn === "tcp" || turn === "tls" || turn === "udp" ? turn : undefined;
+    return iceStatus(this.pc.iceConnectionState, local, turnTransport);
   }
 
   /** The ICE servers the hub named in its 201 (used from the next ICE restart on). */
