@@ -8,11 +8,12 @@ import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer
 import { WorkerPool } from "./adapters/gstreamer/worker-pool.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
+import { warmUpWebRtc } from "./adapters/webrtc/warm-up.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import { SessionController, type SessionObserver } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
-import { SpokeError } from "./core/errors.js";
+import { SpokeError, toSpokeError } from "./core/errors.js";
 import { type FeedPlanning, type MediaEnvironment, mediaSummary } from "./core/feed-plan.js";
 import { sessionInputFor } from "./core/session-commands.js";
 import { planMediaFor } from "./media-setup.js";
@@ -114,6 +115,10 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   await control.start();
   try {
     workers.start();
+    // Not awaited: the agent answers at once; the first session finds the work done.
+    warmUpWebRtc().catch((error: unknown) =>
+      log.warn({ error: toSpokeError(error).toInfo() }, "WebRTC warm-up failed; the first start pays for it"),
+    );
     link.start();
     reporter.start(
       () => session.report(),

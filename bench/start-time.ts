@@ -37,15 +37,29 @@ const { values } = parseArgs({
   },
 });
 
-const STEPS = ["worker", "post", "answered", "ice", "dtls", "rtp", "frame"] as const;
+const STEPS = [
+  "worker",
+  "post",
+  "answered",
+  "agentIce",
+  "ice",
+  "agentConnected",
+  "dtls",
+  "rtp",
+  "pli",
+  "frame",
+] as const;
 type Step = (typeof STEPS)[number];
 const STEP_NAMES: Record<Step, string> = {
   worker: "worker running (first RTP from it)",
   post: "POST at the hub",
   answered: "201 sent",
-  ice: "ICE connected",
-  dtls: "DTLS connected",
+  agentIce: "ICE connected (agent)",
+  ice: "ICE connected (Chromium)",
+  agentConnected: "DTLS connected (agent)",
+  dtls: "DTLS connected (Chromium)",
   rtp: "first RTP at Chromium",
+  pli: "first PLI sent by Chromium",
   frame: "first frame decoded",
 };
 
@@ -67,7 +81,13 @@ async function poll(feed, pc, times) {
     for (const stat of report.values()) {
       if (stat.type !== "inbound-rtp" || stat.kind !== "video") continue;
       if ((stat.packetsReceived ?? 0) > 0) times.rtp ??= at();
-      if ((stat.framesDecoded ?? 0) > 0) times.frame ??= at();
+      if ((stat.pliCount ?? 0) > 0) times.pli ??= at();
+      if ((stat.framesDecoded ?? 0) > 0) {
+        times.frame ??= at();
+        times.plisBeforeFrame = stat.pliCount ?? 0;
+        times.nacksBeforeFrame = stat.nackCount ?? 0;
+        times.lostBeforeFrame = stat.packetsLost ?? 0;
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -213,15 +233,21 @@ async function main(): Promise<void> {
   let sessionStart: number | undefined;
   let idleAt: number | undefined;
   const workerAt = new Map<string, number>();
+  const agentIceAt = new Map<string, number>();
+  const agentConnectedAt = new Map<string, number>();
   const agent = spawnAgent(config, dir, { from: "dist" });
   watchAgentLog(agent, (line) => {
     const time = Number(line.time);
     if (line.msg === "session state" && line.to === "starting") sessionStart = time;
     if (line.msg === "session state" && line.to === "idle") idleAt = time;
-    if (line.msg === "feed worker running" && typeof line.feed === "string") workerAt.set(line.feed, time);
+    if (typeof line.feed !== "string") return;
+    if (line.msg === "feed worker running") workerAt.set(line.feed, time);
+    if (line.msg === "ICE connected") agentIceAt.set(line.feed, time);
+    if (line.msg === "WebRTC connected: media can flow") agentConnectedAt.set(line.feed, time);
   });
   const results: RunFeed[][] = [];
   const fromPress: number[] = [];
+  const pageCounts: Record<string, number>[] = [];
   try {
     await waitForControlSocket(config.control.socketPath);
     for (let run = 0; run < Number(values.runs); run += 1) {
@@ -229,6 +255,8 @@ async function main(): Promise<void> {
       await sleep(Number(values.idle) * 1000);
       sessionStart = undefined;
       workerAt.clear();
+      agentIceAt.clear();
+      agentConnectedAt.clear();
       hubTimes.clear();
       const pressedAt = now();
       await sendControlCommand(config.control.socketPath, "start");
@@ -242,7 +270,13 @@ async function main(): Promise<void> {
       if (sessionStart === undefined) throw new Error("the agent logged no session start");
       const start = sessionStart;
       const feeds = feedIds.map((feed): RunFeed => {
-        const absolute = { worker: workerAt.get(feed), ...hubTimes.get(feed), ...pageTimes[feed] };
+        const absolute = {
+          worker: workerAt.get(feed),
+          agentIce: agentIceAt.get(feed),
+          agentConnected: agentConnectedAt.get(feed),
+          ...hubTimes.get(feed),
+          ...pageTimes[feed],
+        };
         const steps: Partial<Record<Step, number>> = {};
         for (const step of STEPS) {
           const at = absolute[step];
@@ -251,6 +285,7 @@ async function main(): Promise<void> {
         return { feed, steps };
       });
       results.push(feeds);
+      for (const id of feedIds) if (pageTimes[id]) pageCounts.push(pageTimes[id]);
       const missing = feeds.filter((feed) => feed.steps.frame === undefined).map((feed) => feed.feed);
       const frames = feeds.map((feed) => feed.steps.frame ?? Number.NaN);
       fromPress.push(...frames.map((frame) => frame + start - pressedAt));
@@ -269,6 +304,10 @@ async function main(): Promise<void> {
     await browser.close();
   }
   report(results.flat(), fromPress, feedCount);
+  const counts = (name: string) => sortedOf(pageCounts.map((times) => times[name] ?? 0));
+  console.log(
+    `  at Chromium's first frame, median (max): PLIs sent ${percentile(counts("plisBeforeFrame"), 50)} (${counts("plisBeforeFrame").at(-1)}), NACKs sent ${percentile(counts("nacksBeforeFrame"), 50)} (${counts("nacksBeforeFrame").at(-1)}), packets lost ${percentile(counts("lostBeforeFrame"), 50)} (${counts("lostBeforeFrame").at(-1)})`,
+  );
 }
 
 function report(all: RunFeed[], fromPress: number[], feedCount: number): void {

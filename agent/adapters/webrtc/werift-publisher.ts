@@ -245,6 +245,11 @@ export class WeriftPublisher implements Publisher {
     }
     dropStunFallback(this.pc);
     this.pc.onIceCandidate.subscribe((candidate) => this.onCandidate(candidate?.toJSON().candidate));
+    // For the start-time breakdown (bench:start): when our side's ICE is up, before DTLS.
+    this.pc.iceConnectionStateChange
+      .watch((state) => state === "connected")
+      .then(() => this.log.info("ICE connected"))
+      .catch(() => undefined);
     await this.setLocalOffer(await this.pc.createOffer());
     const { sdp: offer, ice } = await this.offerWithCandidates();
     const session = await withWhipRetry(() => publishOffer(this.endpoint, offer), {
@@ -263,6 +268,7 @@ export class WeriftPublisher implements Publisher {
     await this.applyAnswer(session.answerSdp);
     this.trickle.open(session, ice);
     await this.connected();
+    this.log.info("WebRTC connected: media can flow");
     this.feedback.attach(transceiver, this.audio?.transceiver);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
