@@ -8,12 +8,13 @@ import { DEFAULT_WORKER_TIMINGS, type WorkerTimings } from "./adapters/gstreamer
 import { WorkerPool } from "./adapters/gstreamer/worker-pool.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
+import { warmUpWebRtc } from "./adapters/webrtc/warm-up.js";
 import { WeriftPublisher, type WeriftPublisherOptions } from "./adapters/webrtc/werift-publisher.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import type { PublisherFactory } from "./app/ports.js";
-import { SessionController } from "./app/session-controller.js";
+import { SessionController, type SessionObserver } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
-import { SpokeError } from "./core/errors.js";
+import { SpokeError, toSpokeError } from "./core/errors.js";
 import { type FeedPlanning, type MediaEnvironment, mediaSummary } from "./core/feed-plan.js";
 import { sessionInputFor } from "./core/session-commands.js";
 import { planMediaFor } from "./media-setup.js";
@@ -54,8 +55,12 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   const version = agentVersion();
   const timings = options.workerTimings ?? DEFAULT_WORKER_TIMINGS;
   const sources = new SystemSourceResolver();
-  // One spare feed worker for the whole agent: any feed's start or restart takes it.
-  const workers = new WorkerPool(log.child({ module: "workers" }));
+  // A spare feed worker per feed while idle, so that a start forks nothing; one while live, for a
+  // restart after a crash. Spares have GStreamer loaded and no device open.
+  const workers = new WorkerPool(log.child({ module: "workers" }), {
+    idleSpares: media.feeds.length,
+    liveSpares: 1,
+  });
   const link = new MqttLink(config.mqtt, config.deviceId, version, log.child({ module: "mqtt" }));
   const reporter = new FleetReporter(
     link,
@@ -74,7 +79,7 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
     (feed, events, sessionLog) => new FeedRunner(feed, sources, timings, events, sessionLog, { workers }),
     options.publisherFactory ??
       ((feed, events, sessionLog) => new WeriftPublisher(feed, events, sessionLog, iceOptions(config))),
-    reporter,
+    withSparesFollowing(reporter, workers),
     log,
     {
       ...(config.network?.siteBudgetKbps !== undefined && { siteBudgetKbps: config.network.siteBudgetKbps }),
@@ -121,6 +126,10 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
   await control.start();
   try {
     workers.start();
+    // Not awaited: the agent answers at once; the first session finds the work done.
+    warmUpWebRtc().catch((error: unknown) =>
+      log.warn({ error: toSpokeError(error).toInfo() }, "WebRTC warm-up failed; the first start pays for it"),
+    );
     link.start();
     reporter.start(
       () => session.report(),
@@ -149,6 +158,18 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
       await stop();
       log.info("agent stopped");
     },
+  };
+}
+
+/** The session's observer, also telling the worker pool whether a session runs (how many spares to keep). */
+function withSparesFollowing(observer: SessionObserver, workers: WorkerPool): SessionObserver {
+  return {
+    sessionChanged(report) {
+      workers.setLive(report.state !== "idle" && report.state !== "error");
+      observer.sessionChanged(report);
+    },
+    feedChanged: (status) => observer.feedChanged(status),
+    feedFailed: (feedId, error) => observer.feedFailed(feedId, error),
   };
 }
 

@@ -116,10 +116,22 @@ export class BitrateSteering {
         targetKbps: share.bitrateKbps,
         step: share.step,
       };
-      if (network.rttMs !== undefined) status.rttMs = network.rttMs;
-      if (network.lossPercent !== undefined) status.lossPercent = network.lossPercent;
+      Object.assign(status, linkFigures(network));
       this.applied.set(steered.id, status);
       this.log.debug({ feed: steered.id, ...status }, "network steering");
     });
   }
+}
+
+/** What health shows of the publication's link beside the estimate: only the figures it has. */
+function linkFigures(network: PublicationNetwork): Partial<FeedNetworkStatus> {
+  const { rttMs, lossPercent, jitterMs, sentKbps, requests, ice } = network;
+  const figures: Partial<FeedNetworkStatus> = {};
+  if (rttMs !== undefined) figures.rttMs = rttMs;
+  if (lossPercent !== undefined) figures.lossPercent = lossPercent;
+  if (jitterMs !== undefined) figures.jitterMs = jitterMs;
+  if (sentKbps !== undefined) figures.sentKbps = sentKbps;
+  if (requests) figures.requests = requests;
+  if (ice) figures.ice = ice;
+  return figures;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { SpokeError } from "../core/errors.js";
 import type { PlannedFeedSettings } from "../core/feed-plan.js";
-import type { FeedStatus } from "../core/feed-status.js";
+import type { FeedIceStatus, FeedRequestCounts, FeedStatus } from "../core/feed-status.js";
 import type { SystemSnapshot } from "../core/health.js";
 
 /** The edges the application talks to; adapters implement them, tests may swap them. */
@@ -25,7 +25,11 @@ export interface MediaFeedEvents {
 export type FeedStart = "running" | "waiting";
 
 export interface MediaFeed {
-  start(): Promise<FeedStart>;
+  /**
+   * Starts the feed's worker. `onSourceReady` is called once its capture device is known to be there,
+   * before the worker runs, so that the publication can connect while the pipeline comes up.
+   */
+  start(onSourceReady?: () => void): Promise<FeedStart>;
   stop(): Promise<void>;
   requestKeyframe(): void;
   /** The encoder's target bitrate, kept within the feed's floor and ceiling. */
@@ -78,6 +82,10 @@ export interface PublicationNetwork {
   estimateKbps: number;
   rttMs?: number;
   lossPercent?: number;
+  jitterMs?: number;
+  sentKbps?: number;
+  requests?: FeedRequestCounts;
+  ice?: FeedIceStatus;
 }
 
 export type PublisherFactory = (feed: PlannedFeedSettings, events: PublisherEvents, log: Logger) => Publisher;

@@ -165,19 +165,37 @@ export class SessionController {
     return publication;
   }
 
+  /**
+   * Starts the feed's worker and the WHIP signalling at once: the POST leaves as soon as the feed's
+   * device is known to be there, not after the pipeline's first packet, so worker start and ICE/DTLS
+   * overlap. A feed whose device is missing does not bother the hub; it connects when it runs.
+   */
   private async startPublication(publication: Publication): Promise<FeedStart> {
-    const start = await publication.feed.start();
-    if (start === "waiting") {
+    let connecting: Promise<void> | undefined;
+    // A hub that refuses the POST fails the start at once, not after the worker is up.
+    let connectFailed: (error: unknown) => void = () => undefined;
+    const failedEarly = new Promise<never>((_, reject) => {
+      connectFailed = reject;
+    });
+    failedEarly.catch(() => undefined);
+    const started = publication.feed.start(() => {
+      connecting = this.connect(publication);
+      // When the feed's start fails first, the teardown closes the publisher.
+      connecting.catch(connectFailed);
+    });
+    const start = await Promise.race([started, failedEarly]);
+    if (start === "waiting" && !connecting) {
       publication.connectWhenRunning = true;
       return start;
     }
-    await this.connect(publication);
+    await connecting;
     return start;
   }
 
   private async connect({ feed, publisher }: Publication): Promise<void> {
     await publisher.connect();
-    // The hub needs a keyframe to show anything; do not wait for the next periodic one.
+    // The hub needs a keyframe to show anything, and what the encoder sent before DTLS was up is lost:
+    // force one the moment media can flow instead of waiting for the next periodic one.
     feed.requestKeyframe();
   }
 

@@ -66,6 +66,31 @@ export interface FeedNetworkStatus {
   step: number;
   rttMs?: number;
   lossPercent?: number;
+  /** Interarrival jitter from the hub's last receiver report, ms. */
+  jitterMs?: number;
+  /** What the publication sent over the last second or so (RTP as the link carries it), kbit/s. */
+  sentKbps?: number;
+  /** The hub's NACK, PLI and FIR received this publication. */
+  requests?: FeedRequestCounts;
+  ice?: FeedIceStatus;
+}
+
+export interface FeedRequestCounts {
+  /** NACK packets, and the RTP packets they asked for again (werift resends them from its cache). */
+  nacks: number;
+  nackedPackets: number;
+  /** Keyframe requests: picture loss indications and full intra requests. */
+  plis: number;
+  firs: number;
+}
+
+/** The publication's ICE: its state and the candidate pair in use. */
+export interface FeedIceStatus {
+  state: string;
+  /** Our side of the selected pair: host, srflx, prflx or relay (through the hub's TURN server). */
+  candidateType?: string;
+  /** How the media leaves: UDP, or TCP / TLS to a TURN server (relay only). */
+  transport?: "udp" | "tcp" | "tls";
 }
 
 export interface FeedAudioStatus {

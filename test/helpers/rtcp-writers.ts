@@ -53,3 +53,22 @@ export function writeRemb(senderSsrc: number, bitrateBps: number, ssrcs: readonl
   });
   return bytes;
 }
+
+/** FIR (RFC 5104 §4.3.1, PSFB FMT 4): one 8-byte entry per stream, SSRC and request sequence number. */
+export function writeFir(
+  senderSsrc: number,
+  entries: readonly { ssrc: number; sequence: number }[],
+): Uint8Array {
+  const bytes = new Uint8Array(12 + entries.length * 8);
+  const view = new DataView(bytes.buffer);
+  bytes[0] = 0x80 | 4;
+  bytes[1] = 206;
+  view.setUint16(2, bytes.length / 4 - 1);
+  view.setUint32(4, senderSsrc);
+  view.setUint32(8, 0); // media source SSRC: unused in FIR (RFC 5104 §4.3.1.2)
+  entries.forEach((entry, i) => {
+    view.setUint32(12 + i * 8, entry.ssrc);
+    bytes[16 + i * 8] = entry.sequence & 0xff;
+  });
+  return bytes;
+}

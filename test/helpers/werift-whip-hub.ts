@@ -4,12 +4,14 @@ import type { AddressInfo } from "node:net";
 import {
   RTCPeerConnection,
   RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
   type RtpPacket,
   useSdesMid,
   useTransportWideCC,
 } from "werift";
 import { dropStunFallback } from "../../agent/adapters/webrtc/host-only-ice.js";
 import { readBody } from "../../devhub/http.js";
+import { writeFir } from "./rtcp-writers.js";
 
 export interface HubSession {
   id: string;
@@ -26,6 +28,11 @@ export interface HubSession {
   etag?: string;
   /** Asks the publisher for a keyframe, as a decoder that lost the picture does (RTCP PLI). */
   requestKeyframe(): Promise<void>;
+  /** Asks for a keyframe by FIR (RFC 5104), as some SFUs do; each call a new request number. */
+  sendFir(): Promise<void>;
+  /** With `dropRtpPercent`: video packets dropped on their first arrival, and those that came again. */
+  dropped: number;
+  recovered: number;
 }
 
 export interface WhipHubOptions {
@@ -55,6 +62,11 @@ export interface WhipHubOptions {
   links?: string[];
   /** The address the hub listens on and names in its endpoint; 127.0.0.1 by default. */
   host?: string;
+  /**
+   * A lossy link: this share of video packets (0–100, spread evenly) is dropped on its first arrival,
+   * before werift's receiver sees it, so its NACKs ask for them again and a resend gets through.
+   */
+  dropRtpPercent?: number;
 }
 
 export interface HubPatch {
@@ -271,7 +283,12 @@ export class WeriftWhipHub {
       trickled: [],
       restarts: 0,
       requestKeyframe: () => sendPli(mediaSsrc),
+      sendFir: () => sendFir(mediaSsrc),
+      dropped: 0,
+      recovered: 0,
     };
+    let firSequence = 0;
+    let sendFir: (ssrc: number) => Promise<void> = async () => undefined;
     this.sessions.set(session.id, session);
     pc.onTransceiverAdded.subscribe((transceiver) => {
       if (transceiver.kind === "audio") {
@@ -284,6 +301,12 @@ export class WeriftWhipHub {
         return;
       }
       sendPli = (ssrc) => transceiver.receiver.sendRtcpPLI(ssrc);
+      sendFir = async (ssrc) => {
+        firSequence = (firSequence + 1) & 0xff;
+        const fir = Buffer.from(writeFir(1, [{ ssrc, sequence: firSequence }]));
+        await transceiver.receiver.dtlsTransport.sendRtcp([{ serialize: () => fir } as never]);
+      };
+      if (this.options.dropRtpPercent) dropOnFirstArrival(transceiver, this.options.dropRtpPercent, session);
       transceiver.onTrack.subscribe((track) => {
         track.onReceiveRtp.subscribe((rtp) => {
           mediaSsrc = rtp.header.ssrc;
@@ -326,4 +349,40 @@ function rejectAudioSection(sdp: string): string {
       return section.replace(/^(a=group:BUNDLE.*)$/m, (group) => group.replace(` ${mid}`, ""));
     })
     .join("\r\n");
+}
+
+/**
+ * Drops `percent` of the video packets on their first arrival, before werift's receiver (its NACK
+ * generator and the track) sees them; a sequence number seen again is a resend and passes.
+ */
+function dropOnFirstArrival(
+  transceiver: RTCRtpTransceiver,
+  percent: number,
+  counts: { dropped: number; recovered: number },
+): void {
+  const receiver = transceiver.receiver as unknown as {
+    handleRtpBySsrc: (packet: RtpPacket, extensions: unknown) => void;
+  };
+  const handle = receiver.handleRtpBySsrc;
+  let highest: number | undefined;
+  const droppedSequences = new Set<number>();
+  let arrivals = 0;
+  receiver.handleRtpBySsrc = (packet, extensions) => {
+    const sequence = packet.header.sequenceNumber;
+    // Newer than any before (16-bit, wrapping): a first arrival; older: a resend or reordered.
+    const ahead = highest === undefined ? 1 : (sequence - highest) & 0xffff;
+    const isNew = ahead > 0 && ahead < 0x8000;
+    if (droppedSequences.delete(sequence)) counts.recovered += 1;
+    else if (isNew) {
+      highest = sequence;
+      arrivals += 1;
+      // Evenly spread: the n-th packet is dropped when the running share crosses a whole packet.
+      if (Math.floor((arrivals * percent) / 100) > Math.floor(((arrivals - 1) * percent) / 100)) {
+        counts.dropped += 1;
+        droppedSequences.add(sequence);
+        return;
+      }
+    }
+    handle(packet, extensions);
+  };
 }

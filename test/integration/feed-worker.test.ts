@@ -387,6 +387,28 @@ describe("feed worker", () => {
     expect(isAlive(pool.sparePid)).toBe(true);
   });
 
+  it("keeps a spare per feed while idle and one while live: taken spares are replaced up to that", async () => {
+    const spares = new WorkerPool(testLog, { refillDelayMs: 100, idleSpares: 3, liveSpares: 1 });
+    spares.start();
+    try {
+      await waitFor("three spares", () => spares.sparePids.length === 3, 20_000);
+      spares.setLive(true);
+      const ready = [...spares.sparePids].sort();
+      const taken = [spares.take(), spares.take(), spares.take()];
+      // A start of three feeds forks nothing: each takes a loaded spare.
+      expect(taken.map((child) => child.pid).sort()).toEqual(ready);
+      await waitFor("one spare while live", () => spares.sparePids.length === 1, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(spares.sparePids).toHaveLength(1);
+      spares.setLive(false);
+      await waitFor("three spares again", () => spares.sparePids.length === 3, 20_000);
+      for (const child of taken) child.kill("SIGKILL");
+    } finally {
+      await spares.stop();
+    }
+    expect(spares.sparePids).toEqual([]);
+  });
+
   it("restarts a worker that grows past its memory ceiling", async () => {
     const events = recorder();
     const feedRunner = runner(events, undefined, {

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { ENCODERS } from "../../../pipelines/encoders.js";
 import {
@@ -11,7 +12,7 @@ import {
 } from "../../../pipelines/feed-pipeline.js";
 import type { FeedStart, MediaFeed, MediaFeedEvents } from "../../app/ports.js";
 import { AUDIO_SILENT_AFTER_MS } from "../../core/audio-level.js";
-import { type SpokeError, toSpokeError } from "../../core/errors.js";
+import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { idleFeedStatus, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import {
   consecutiveFailures,
@@ -96,12 +97,13 @@ export class FeedRunner implements MediaFeed {
   /**
    * Resolves once the worker runs, or once the first start finds the capture device missing: the feed
    * then waits for it (retrying, and at once when devices change) and comes up when it is plugged in.
-   * Any other first-start failure rejects.
+   * Any other first-start failure rejects. `onSourceReady` is called once the capture device is known to
+   * be there, as the worker is being started: the publication may connect meanwhile.
    */
-  async start(): Promise<FeedStart> {
+  async start(onSourceReady?: () => void): Promise<FeedStart> {
     this.setState("starting");
     try {
-      await this.launch();
+      await this.launch(false, onSourceReady);
       return "running";
     } catch (error) {
       const failure = toSpokeError(error);
@@ -245,7 +247,7 @@ export class FeedRunner implements MediaFeed {
   }
 
   /** Starts a worker; a replacement's first packet is announced as coming from a new encoder. */
-  private async launch(replacement = false): Promise<void> {
+  private async launch(replacement = false, onSourceReady?: () => void): Promise<void> {
     // Only the newest launch speaks for the feed: a worker replaced or stopped meanwhile may still fail
     // or come up, and must neither schedule a restart nor stay running.
     const generation = ++this.launchGeneration;
@@ -255,7 +257,10 @@ export class FeedRunner implements MediaFeed {
       if (current()) throw error;
       return undefined;
     });
-    if (!plan) return;
+    // Stopped while the source was looked up: no worker is forked for a feed that has ended.
+    if (!plan || !current()) return;
+    assertDevicePresent(plan);
+    onSourceReady?.();
     const worker = new FeedWorkerProcess(this.settings.feed.id, this.timings, this.log, this.deps.workers);
     this.worker = worker;
     const announce = (): void => {
@@ -379,4 +384,13 @@ export class FeedRunner implements MediaFeed {
     this.status.state = state;
     this.events.onStateChange(this.snapshot());
   }
+}
+
+/**
+ * The device is checked here too, not only in the worker, so that a missing camera is known before the
+ * publication connects to the hub (which would otherwise get a session with no picture).
+ */
+function assertDevicePresent(plan: FeedPlan): void {
+  if (plan.source.type !== "v4l2" || existsSync(plan.source.device)) return;
+  throw new SpokeError("SPOKE_FEED_SOURCE_MISSING", `capture device ${plan.source.device} does not exist`);
 }

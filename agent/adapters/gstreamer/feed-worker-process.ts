@@ -77,6 +77,8 @@ export class FeedWorkerProcess {
     let video: LoopbackRtpSocket;
     try {
       const bound = await this.bindPorts(handlers);
+      // Stopped while the ports were bound: fork nothing (stop() has run and would not run again).
+      if (this.ended) throw new SpokeError("SPOKE_FEED_WORKER_EXITED", "stopped while starting");
       video = bound.video;
       pipeline = buildPipeline(bound.ports);
     } catch (error) {

@@ -32,9 +32,6 @@ const VIDEO_PT = 96;
 const AUDIO_PT = 111;
 const TWCC_ID = 3;
 const TWCC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
-const RTCP_PSFB = 206;
-const PLI_FMT = 1;
-const FIR_FMT = 4;
 const CNAME = "spoke";
 
 /** One sent stream: its track, the SSRC and payload type on the wire, and the re-basing offsets. */
@@ -285,11 +282,7 @@ export class NodeDatachannelPublisher implements Publisher {
           const rttUs = this.controller.state(now).rttUs;
           if (rttUs !== undefined) this.rttMs = Math.round(rttUs / 1000);
         }
-      } else if (
-        isVideo &&
-        message.packetType === RTCP_PSFB &&
-        (message.fmt === PLI_FMT || message.fmt === FIR_FMT)
-      ) {
+      } else if (isVideo && (message.kind === "pli" || message.kind === "fir")) {
         this.events.onKeyframeRequest();
       }
     }

@@ -7,7 +7,9 @@ import {
   type CongestionState,
   compactNtp,
   createCongestionController,
+  createFirFilter,
   parseRtcpCompound,
+  type RtcpMessage,
 } from "../../core/congestion/index.js";
 
 /**
@@ -35,6 +37,19 @@ export interface TransportFeedbackLoopOptions {
   wallClockUs?: () => number;
   /** When given, the controller's state is logged (debug) about once a second, for the benches. */
   log?: Logger;
+  /**
+   * The hub asked for a keyframe by FIR (RFC 5104), which werift ignores (it answers PLI itself). A
+   * resent FIR (same sequence number) is not passed on; pacing is the feed's, as for PLI.
+   */
+  onFir?: () => void;
+}
+
+/** The hub's requests counted since the publication connected: what health shows of them. */
+export interface FeedbackRequestCounts {
+  nacks: number;
+  nackedPackets: number;
+  plis: number;
+  firs: number;
 }
 
 const STATE_LOG_INTERVAL_US = 1_000_000;
@@ -44,6 +59,8 @@ export interface TransportFeedbackStatus {
   estimateKbps: number;
   rttMs?: number;
   lossPercent?: number;
+  /** Interarrival jitter from the hub's last receiver report, in ms. */
+  jitterMs?: number;
   packetsStamped: number;
   feedbackReceived: number;
   rtcpMalformed: number;
@@ -75,6 +92,12 @@ export class TransportFeedbackLoop {
   private stateLoggedUs = Number.NEGATIVE_INFINITY;
   /** Bytes stamped since the state was last logged: what we sent, beside what was delivered. */
   private bytesSinceLog = 0;
+  private jitterMs: number | undefined;
+  private readonly requests: FeedbackRequestCounts = { nacks: 0, nackedPackets: 0, plis: 0, firs: 0 };
+  private readonly firAsksKeyframe = createFirFilter();
+  /** Bytes handed to the transport, and the last sample of it for the sent rate. */
+  private bytesSent = 0;
+  private sentSample: { atUs: number; bytes: number; kbps?: number } | undefined;
 
   constructor(private readonly options: TransportFeedbackLoopOptions) {
     this.nowUs = options.nowUs ?? (() => Math.round(performance.now() * 1000));
@@ -100,7 +123,7 @@ export class TransportFeedbackLoop {
       this.streams.push({ transceiver, extensionId: undefined });
     }
     const { unSubscribe } = video.dtlsTransport.onRtcp.subscribe((packet) => {
-      this.onRtcp((packet as unknown as Serializable).serialize());
+      this.onRtcp(withLengthOfItsBytes((packet as unknown as Serializable).serialize()));
     });
     this.unsubscribe = unSubscribe;
   }
@@ -127,6 +150,7 @@ export class TransportFeedbackLoop {
     // What the link carries of it: RTP header with extensions, payload, and the SRTP tag.
     const sizeBytes = packet.header.serializeSize + packet.payload.length + 10;
     this.bytesSinceLog += sizeBytes;
+    this.bytesSent += sizeBytes;
     this.controller.onPacketSent({ sequence: this.sequence, sendTimeUs: this.nowUs(), sizeBytes });
     return packet;
   }
@@ -147,11 +171,15 @@ export class TransportFeedbackLoop {
         for (const block of message.report.blocks) {
           if (this.videoSsrc !== undefined && block.ssrc !== this.videoSsrc) continue;
           this.lossFraction = block.fractionLost;
+          // Video's RTP clock is 90 kHz.
+          this.jitterMs = Math.round((block.jitter / 90) * 10) / 10;
           this.controller.onReceiverReport(block, now, compactNtp(this.wallClockUs()));
           this.rttUs = this.controller.state(now).rttUs;
         }
       } else if (message.kind === "remb") {
         this.controller.onRemb(message.remb.bitrateBps, now);
+      } else {
+        this.countRequest(message);
       }
     }
     this.logState(now);
@@ -185,6 +213,41 @@ export class TransportFeedbackLoop {
     );
   }
 
+  private countRequest(message: RtcpMessage): void {
+    if (message.kind === "nack") {
+      this.requests.nacks += 1;
+      this.requests.nackedPackets += message.nack.sequences.length;
+    } else if (message.kind === "pli") {
+      this.requests.plis += 1;
+    } else if (message.kind === "fir") {
+      this.requests.firs += 1;
+      const ours = this.streams.map((stream) => stream.transceiver.sender.ssrc);
+      if (this.firAsksKeyframe(message.fir, ours)) this.options.onFir?.();
+    }
+  }
+
+  /** NACK, PLI and FIR received so far. */
+  requestCounts(): FeedbackRequestCounts {
+    return { ...this.requests };
+  }
+
+  /**
+   * What the publication sent (kbit/s, as the link carries it) since the previous sample at least a
+   * second ago; undefined until there is one.
+   */
+  sentKbps(): number | undefined {
+    const atUs = this.nowUs();
+    const sample = this.sentSample;
+    if (!sample) {
+      this.sentSample = { atUs, bytes: this.bytesSent };
+      return undefined;
+    }
+    if (atUs - sample.atUs < 1_000_000) return sample.kbps;
+    const kbps = Math.round(((this.bytesSent - sample.bytes) * 8 * 1000) / (atUs - sample.atUs));
+    this.sentSample = { atUs, bytes: this.bytesSent, kbps };
+    return kbps;
+  }
+
   targetBitrateKbps(): number {
     return this.controller.targetBitrateKbps(this.nowUs());
   }
@@ -202,16 +265,20 @@ export class TransportFeedbackLoop {
     };
     if (this.rttUs !== undefined) status.rttMs = Math.round(this.rttUs / 1000);
     if (this.lossFraction !== undefined) status.lossPercent = Math.round(this.lossFraction * 1000) / 10;
+    if (this.jitterMs !== undefined) status.jitterMs = this.jitterMs;
     return status;
   }
 
   /** The publication's network for health and steering; undefined until media flows. */
   network(): PublicationNetwork | undefined {
     if (!this.unsubscribe) return undefined;
-    const { estimateKbps, rttMs, lossPercent } = this.status();
-    const network: PublicationNetwork = { estimateKbps };
+    const { estimateKbps, rttMs, lossPercent, jitterMs } = this.status();
+    const network: PublicationNetwork = { estimateKbps, requests: this.requestCounts() };
     if (rttMs !== undefined) network.rttMs = rttMs;
     if (lossPercent !== undefined) network.lossPercent = lossPercent;
+    if (jitterMs !== undefined) network.jitterMs = jitterMs;
+    const sentKbps = this.sentKbps();
+    if (sentKbps !== undefined) network.sentKbps = sentKbps;
     return network;
   }
 
@@ -227,4 +294,15 @@ export class TransportFeedbackLoop {
 function negotiatedExtensions(transceiver: RTCRtpTransceiver): { id: number; uri: string }[] {
   const sender = transceiver.sender as unknown as { headerExtensions?: { id: number; uri: string }[] };
   return sender.headerExtensions ?? [];
+}
+
+/**
+ * One RTCP packet as werift serialized it, its header's length set from its bytes: werift 0.24.4 writes
+ * a FIR's length one word short (its FullIntraRequest counts the payload, not the packet), which the
+ * core parser rightly refuses.
+ */
+export function withLengthOfItsBytes(bytes: Buffer): Buffer {
+  if (bytes.length < 4 || bytes.length % 4 !== 0) return bytes;
+  bytes.writeUInt16BE(bytes.length / 4 - 1, 2);
+  return bytes;
 }

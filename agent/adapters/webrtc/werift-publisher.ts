@@ -13,6 +13,8 @@ import {
 import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents } from "../../app/ports.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
+import type { FeedIceStatus } from "../../core/feed-status.js";
+import { iceStatus } from "../../core/ice-status.js";
 import { startsKeyframe } from "../../core/pacer.js";
 import {
   hubTurnGraceMs,
@@ -251,6 +253,8 @@ export class WeriftPublisher implements Publisher {
       maxKbps: maxBitrateKbps,
       profileKbps: settings.profile.bitrateKbps,
       log,
+      // werift answers PLI itself but ignores FIR: the loop parses it, and it is paced like a PLI.
+      onFir: () => this.events.onKeyframeRequest(),
     });
     this.paced = new PacedSender<PacedRtp>({
       send: (item) => this.send(item),
@@ -293,6 +297,11 @@ export class WeriftPublisher implements Publisher {
     // Also drops werift's fallback to Google's STUN server when none is configured (see dropStunFallback).
     useIceServers(this.pc, iceConnectionServers(this.configuredIce));
     this.pc.onIceCandidate.subscribe((candidate) => this.onCandidate(candidate?.toJSON().candidate));
+    // For the start-time breakdown (bench:start): when our side's ICE is up, before DTLS.
+    this.pc.iceConnectionStateChange
+      .watch((state) => state === "connected")
+      .then(() => this.log.info("ICE connected"))
+      .catch(() => undefined);
     await this.setLocalOffer(await this.pc.createOffer());
     const { sdp: offer, ice } = await this.offerWithCandidates();
     const session = await withWhipRetry(() => publishOffer(this.endpoint, offer), {
@@ -316,6 +325,7 @@ export class WeriftPublisher implements Publisher {
     } finally {
       this.disarmHubTurnRestart();
     }
+    this.log.info("WebRTC connected: media can flow");
     this.feedback.attach(transceiver, this.audio?.transceiver);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
@@ -360,7 +370,18 @@ export class WeriftPublisher implements Publisher {
   }
 
   network(): PublicationNetwork | undefined {
-    return this.feedback.network();
+    const network = this.feedback.network();
+    return network && { ...network, ice: this.iceStatus() };
+  }
+
+  /** ICE state and our side of the selected pair; a relay's transport is the TURN server's. */
+  private iceStatus(): FeedIceStatus {
+    const ice = this.video.transceiver?.dtlsTransport.iceTransport;
+    const local = ice?.getSelectedCandidatePair()?.local.candidate;
+    const connection = ice?.connection as { options?: { turnTransport?: string } } | undefined;
+    const turn = connection?.options?.turnTransport;
+    const turnTransport = turn === "tcp" || turn === "tls" || turn === "udp" ? turn : undefined;
+    return iceStatus(this.pc.iceConnectionState, local, turnTransport);
   }
 
   /** The ICE servers the hub named in its 201 (used from the next ICE restart on). */

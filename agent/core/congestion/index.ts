@@ -7,6 +7,16 @@ export {
   createCongestionController,
   DEFAULT_START_KBPS,
 } from "./controller.js";
+export {
+  createFirFilter,
+  type Fir,
+  type FirEntry,
+  type Nack,
+  type Pli,
+  parseFir,
+  parseNack,
+  parsePli,
+} from "./feedback-requests.js";
 export type { BandwidthUsage } from "./overuse-detector.js";
 export type { Parsed } from "./result.js";
 export {

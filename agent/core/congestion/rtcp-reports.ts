@@ -1,3 +1,14 @@
+import {
+  type Fir,
+  type Nack,
+  type Pli,
+  parseFir,
+  parseNack,
+  parsePli,
+  RTCP_PSFB_FIR,
+  RTCP_PSFB_PLI,
+  RTCP_RTPFB_NACK,
+} from "./feedback-requests.js";
 import { malformed, type Parsed, parsed } from "./result.js";
 import {
   parseTransportFeedback,
@@ -47,6 +58,9 @@ export type RtcpMessage =
   | { kind: "receiver-report"; report: ReceiverReport }
   | { kind: "remb"; remb: Remb }
   | { kind: "transport-feedback"; feedback: TransportFeedback }
+  | { kind: "nack"; nack: Nack }
+  | { kind: "pli"; pli: Pli }
+  | { kind: "fir"; fir: Fir }
   | { kind: "other"; packetType: number; fmt: number };
 
 /**
@@ -83,6 +97,18 @@ function parseOne(packet: Uint8Array): Parsed<RtcpMessage> {
     // PSFB FMT 15 is any application-layer feedback: only REMB is ours, the rest is "other".
     if (remb.ok) return parsed({ kind: "remb", remb: remb.value });
     return parsed({ kind: "other", packetType, fmt });
+  }
+  if (packetType === RTCP_RTPFB && fmt === RTCP_RTPFB_NACK) {
+    const nack = parseNack(packet);
+    return nack.ok ? parsed({ kind: "nack", nack: nack.value }) : nack;
+  }
+  if (packetType === RTCP_PSFB && fmt === RTCP_PSFB_PLI) {
+    const pli = parsePli(packet);
+    return pli.ok ? parsed({ kind: "pli", pli: pli.value }) : pli;
+  }
+  if (packetType === RTCP_PSFB && fmt === RTCP_PSFB_FIR) {
+    const fir = parseFir(packet);
+    return fir.ok ? parsed({ kind: "fir", fir: fir.value }) : fir;
   }
   if (packetType === RTCP_RTPFB && fmt === TWCC_FMT) {
     const feedback = parseTransportFeedback(packet);
