@@ -9,6 +9,7 @@ import { WorkerPool } from "./adapters/gstreamer/worker-pool.js";
 import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { WeriftPublisher } from "./adapters/webrtc/werift-publisher.js";
+import { whipFailureOf } from "./adapters/whip/whip-client.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import { SessionController } from "./app/session-controller.js";
 import type { SpokeConfig } from "./config/schema.js";
@@ -70,6 +71,8 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
       // By default congestion control only reports: its estimate does not yet climb from its start
       // rate on real links (docs/webrtc.md), and driving would hold every feed there.
       driveEncoders: config.network?.congestionControl === "drive",
+      // Reconnection and start retries tell a hub starting up (5xx, Retry-After) from a wrong config.
+      connection: { failureOf: whipFailureOf },
     },
   );
   const pressButton = (): void => {

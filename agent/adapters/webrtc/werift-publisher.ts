@@ -260,6 +260,14 @@ export class WeriftPublisher implements Publisher {
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
     });
+    this.watchLiveness(transceiver);
+  }
+
+  /** Tells the caller of every RTCP packet from the hub and every ICE state: how a silent hub is noticed. */
+  private watchLiveness(transceiver: RTCRtpTransceiver): void {
+    const { onRtcp, onIceStateChange } = this.events;
+    if (onRtcp) transceiver.dtlsTransport.onRtcp.subscribe(() => onRtcp());
+    if (onIceStateChange) this.pc.iceConnectionStateChange.subscribe((state) => onIceStateChange(state));
   }
 
   writeRtp(packet: Buffer): void {
