@@ -55,6 +55,8 @@ export interface WhipHubOptions {
   links?: string[];
   /** The address the hub listens on and names in its endpoint; 127.0.0.1 by default. */
   host?: string;
+  /** The port to listen on (a restarted hub takes its old one); a free one by default. */
+  port?: number;
 }
 
 export interface HubPatch {
@@ -95,7 +97,34 @@ export class WeriftWhipHub {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, this.options.host ?? "127.0.0.1", resolve));
+    await new Promise<void>((resolve) =>
+      server.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", resolve),
+    );
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | undefined)?.port ?? 0;
+  }
+
+  /** Sessions the hub still holds: made and neither DELETEd nor killed. */
+  get openSessions(): HubSession[] {
+    return [...this.sessions.values()].filter((session) => !session.deleted);
+  }
+
+  /**
+   * The hub dies: every peer closed without a word to the clients, open HTTP connections cut, the port
+   * freed. Its sessions are forgotten, as a restarted process forgets them.
+   */
+  async kill(): Promise<void> {
+    for (const session of this.sessions.values()) {
+      session.deleted = true;
+      await session.pc.close();
+    }
+    const server = this.server;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
   }
 
   async stop(): Promise<void> {
