@@ -9,6 +9,7 @@ import {
   useTransportWideCC,
 } from "werift";
 import { dropStunFallback } from "../../agent/adapters/webrtc/host-only-ice.js";
+import { runIceChecksAfterRestart } from "../../agent/adapters/webrtc/ice-restart-checks.js";
 import { readBody } from "../../devhub/http.js";
 
 export interface HubSession {
@@ -218,6 +219,8 @@ export class WeriftWhipHub {
     session.restarts += 1;
     await session.pc.setRemoteDescription({ type: "offer", sdp: offer });
     await session.pc.setLocalDescription(await session.pc.createAnswer());
+    // A werift hub needs the same help as the publisher for its checks to run after a restart.
+    runIceChecksAfterRestart(session.pc, () => undefined);
     if (session.pc.iceGatheringState !== "complete") {
       await session.pc.iceGatheringStateChange.watch((s) => s === "complete", 2000).catch(() => undefined);
     }

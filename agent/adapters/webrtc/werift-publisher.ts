@@ -35,6 +35,7 @@ import {
   skippedInterfaceAddresses,
   useIceServers,
 } from "./host-only-ice.js";
+import { runIceChecksAfterRestart } from "./ice-restart-checks.js";
 import { TransportFeedbackLoop } from "./transport-feedback-loop.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -331,6 +332,9 @@ export class WeriftPublisher implements Publisher {
     }
     session.answerSdp = applyRemoteIce(session.answerSdp, remote);
     await this.pc.setRemoteDescription({ type: "answer", sdp: session.answerSdp });
+    runIceChecksAfterRestart(this.pc, (error) =>
+      this.log.warn({ error: toSpokeError(error).toInfo() }, "ICE checks after the restart failed"),
+    );
     this.trickle.sentInOffer(candidates, complete);
     this.trickle.open(session, ice);
     return "restarted";
