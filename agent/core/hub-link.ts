@@ -107,12 +107,13 @@ export class LivenessDetector {
 /** How long an ICE restart may take to bring the hub's RTCP back before a new session is made instead. */
 export const ICE_RESTART_MEDIA_MS = 3000;
 /**
- * While the hub is down, new sessions are tried every 0.5, 1, then 2 s (±25 %) for this many attempts
- * (about a minute), so that video is back within about 3 s of the hub; after that the backoff grows to
- * the WHIP retry plan's 10 s, so that boxes do not keep a hub that is gone for long busy.
+ * While the hub is down, new sessions are tried after 0.5 s, then every 1 s (±25 %), for this many
+ * attempts (about half a minute), so that video is back within about 2 s of the hub; after that the
+ * backoff grows to the WHIP retry plan's 10 s, so that boxes do not keep a hub that is gone for long busy.
+ * A hub that answers (503 with `Retry-After`) sets the pace itself.
  */
 export const FAST_RECONNECT_ATTEMPTS = 30;
-const FAST_BACKOFF_STEPS = 2;
+const FAST_BACKOFF_STEPS = 1;
 
 export type RecoveryEvent =
   | { kind: "lost"; reason: LossReason }

@@ -121,7 +121,7 @@ describe("a feed's connection to its hub", () => {
     expect(connection.link().state).toBe("waiting-for-hub");
     expect(connection.link().lastError?.code).toBe("SPOKE_WHIP_UNREACHABLE");
     hubUp = true;
-    // Retries after 0.5, 1 and 2 s: the fourth new session is made and connects.
+    // Retries after 0.5, 1 and 1 s: the fourth new session is made and connects.
     await run(4000, () => hubUp);
     expect(made.map((p) => p.closed)).toEqual([true, true, true, true, false]);
     expect(connection.link()).toEqual({ state: "connected", reconnects: 1 });

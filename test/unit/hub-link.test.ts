@@ -116,11 +116,11 @@ describe("recovery ladder", () => {
     expect(ladder([{ kind: "lost", reason: "closed" }])[0]).toMatchObject({ kind: "newSession", delayMs: 0 });
   });
 
-  it("keeps trying a hub that is down: 0.5, 1, 2, 2, 2 s (±25 %), the hub's Retry-After when longer", () => {
+  it("keeps trying a hub that is down: 0.5, 1, 1, 1, 1 s (±25 %), the hub's Retry-After when longer", () => {
     const down: RecoveryEvent = { kind: "sessionFailed", failure: { kind: "network" } };
     const steps = ladder([{ kind: "lost", reason: "closed" }, down, down, down, down, down]);
     expect(steps.slice(1).map((step) => (step.kind === "newSession" ? step.delayMs : -1))).toEqual([
-      500, 1000, 2000, 2000, 2000,
+      500, 1000, 1000, 1000, 1000,
     ]);
     expect(steps.slice(1).every((step) => step.kind === "newSession" && step.waitingForHub)).toBe(true);
     const busy: RecoveryEvent = {
@@ -130,12 +130,12 @@ describe("recovery ladder", () => {
     expect(ladder([{ kind: "lost", reason: "closed" }, busy])[1]).toMatchObject({ delayMs: 5000 });
   });
 
-  it("spreads the retries of boxes failing together (jitter), and slows down after about a minute", () => {
+  it("spreads the retries of boxes failing together (jitter), and slows down after about half a minute", () => {
     const down: RecoveryEvent = { kind: "sessionFailed", failure: { kind: "timeout" } };
     const low = ladder([down, down, down], () => 0)[2];
     const high = ladder([down, down, down], () => 0.999)[2];
-    expect(low).toMatchObject({ delayMs: 1500 });
-    expect(high).toMatchObject({ delayMs: 2499 });
+    expect(low).toMatchObject({ delayMs: 750 });
+    expect(high).toMatchObject({ delayMs: 1250 });
     const long = ladder(Array.from({ length: FAST_RECONNECT_ATTEMPTS + 6 }, () => down)).at(-1);
     expect(long).toMatchObject({ delayMs: 10_000 });
   });
