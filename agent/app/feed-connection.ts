@@ -280,6 +280,8 @@ export class FeedConnection implements Publisher {
     const deadline = restartedAt + mediaTimeoutMs;
     while (!this.closed && this.clock.now() < deadline) {
       if ((this.liveness.lastRtcpAt ?? Number.NEGATIVE_INFINITY) > restartedAt) {
+        // What the restart's own transitions left behind says nothing of the link now.
+        this.liveness.reset();
         this.setState("connected");
         this.scheduleTick();
         return "recovered";
