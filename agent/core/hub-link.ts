@@ -192,7 +192,7 @@ function retrySession(
 }
 
 /** Transient start failures are retried for this long in all; then the session start fails. */
-export const START_PATIENCE_MS = 15_000;
+export const START_PATIENCE_MS = 10_000;
 
 /**
  * Whether a failed first connection is tried again, and after how long: a hub that is starting up (5xx,

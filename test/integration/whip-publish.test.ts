@@ -204,7 +204,8 @@ describe("publishing over WHIP", () => {
   it("reports an unreachable hub", async () => {
     const agent = await agentFor(testConfig("http://127.0.0.1:9/whip/room"));
     agent.pressButton();
-    await waitFor("error", () => agent.session.report().state === "error");
+    // Tried again for up to 10 s first, as a hub that is starting up would be.
+    await waitFor("error", () => agent.session.report().state === "error", 30_000);
     expect(agent.session.report().error?.code).toBe("SPOKE_WHIP_UNREACHABLE");
   });
 

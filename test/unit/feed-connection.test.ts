@@ -91,6 +91,18 @@ describe("a feed's connection to its hub", () => {
     expect(links.map((l) => l.state)).toEqual(["connected"]);
   });
 
+  it("does not take a blocked event loop for a silent hub", async () => {
+    const { connection, run, made, clock } = rig(["ok"]);
+    await connection.connect();
+    await run(2000, () => true);
+    // 2.5 s without a turn of the loop: the hub's RTCP waits in the socket until after the timers. Our
+    // own media waited too, and a pause in sending restarts the silence count.
+    await clock.advance(2500, 2500, () => connection.writeRtp(Buffer.alloc(0)));
+    made[0]?.events.onRtcp?.();
+    await run(1000, () => true);
+    expect(connection.link()).toEqual({ state: "connected", reconnects: 0 });
+  });
+
   it("notices a silent hub in about 2 s and gets media back with an ICE restart and a keyframe", async () => {
     let hubUp = true;
     const { connection, run, made, links, keyframes } = rig(["ok"], "restarted");
