@@ -46,8 +46,11 @@ function summary(name: string, times: number[]): void {
 }
 
 /** A hub whose sessions each get their own decoder, by the SSRC their video comes with. */
-async function hubWithDecoders(port?: number): Promise<{ hub: WeriftWhipHub; decoders: GstDecoder[] }> {
+async function hubWithDecoders(
+  port?: number,
+): Promise<{ hub: WeriftWhipHub; decoders: GstDecoder[]; firstRtpAt: number[] }> {
   const decoders = Array.from({ length: feedCount }, () => new GstDecoder());
+  const firstRtpAt: number[] = [];
   await Promise.all(decoders.map((decoder) => decoder.start()));
   const bySsrc = new Map<number, GstDecoder>();
   const hub = new WeriftWhipHub({
@@ -57,13 +60,14 @@ async function hubWithDecoders(port?: number): Promise<{ hub: WeriftWhipHub; dec
       if (!decoder) {
         decoder = decoders[bySsrc.size];
         if (!decoder) return;
+        firstRtpAt[bySsrc.size] = performance.now();
         bySsrc.set(packet.header.ssrc, decoder);
       }
       decoder.push(packet.serialize());
     },
   });
   await hub.start();
-  return { hub, decoders };
+  return { hub, decoders, firstRtpAt };
 }
 
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
@@ -125,8 +129,13 @@ async function main(): Promise<void> {
       allBack.push(Math.max(...firstFrames));
       await until("live session", async () => (await sessionState()) === "live");
       const open = current.hub.openSessions.length;
+      // First RTP in order of arrival (the feeds' order may differ from their decoders'): tells a late
+      // connection from a late keyframe.
+      const firstRtp = [...current.firstRtpAt]
+        .sort((a, b) => a - b)
+        .map((t) => `${(t - backAt).toFixed(0)} ms`);
       console.log(
-        `  run ${run + 1}: degraded after ${detections.at(-1)?.toFixed(0)} ms; frames back ${firstFrames.map((t) => `${t.toFixed(0)} ms`).join(", ")}; ${open} sessions at the hub`,
+        `  run ${run + 1}: degraded after ${detections.at(-1)?.toFixed(0)} ms; first RTP ${firstRtp.join(", ")}; frames back ${firstFrames.map((t) => `${t.toFixed(0)} ms`).join(", ")}; ${open} sessions at the hub`,
       );
       if (open !== feedCount) throw new Error(`${open} sessions at the hub, expected ${feedCount}`);
     }
