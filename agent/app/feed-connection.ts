@@ -340,16 +340,8 @@ export class FeedConnection implements Publisher {
     });
   }
 
-  /** The promise's outcome, or "timeout" after `ms`. */
-  private async within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
-    let timer: unknown;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = this.clock.setTimeout(() => resolve("timeout"), ms);
-    });
-    try {
-      return await Promise.race([promise, timeout]);
-    } finally {
-      this.clock.clearTimeout(timer);
-    }
+  /** The promise's outcome, or "timeout" after `ms` (or at once when the connection closes). */
+  private within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+    return Promise.race([promise, this.wait(ms).then(() => "timeout" as const)]);
   }
 }

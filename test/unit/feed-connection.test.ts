@@ -21,7 +21,7 @@ class FakePublisher implements Publisher {
   constructor(
     readonly events: PublisherEvents,
     private readonly connectAs: ConnectScript,
-    private readonly restartAs: IceRestartResult | "throws",
+    private readonly restartAs: IceRestartResult | "throws" | "hangs",
   ) {}
   async connect(): Promise<void> {
     await Promise.resolve();
@@ -38,6 +38,7 @@ class FakePublisher implements Publisher {
   markDiscontinuity(): void {}
   async restartIce(): Promise<IceRestartResult> {
     if (this.restartAs === "throws") throw new SpokeError("SPOKE_WHIP_UNREACHABLE", "hub gone");
+    if (this.restartAs === "hangs") return new Promise(() => {});
     return this.restartAs;
   }
   async close(): Promise<void> {
@@ -46,7 +47,7 @@ class FakePublisher implements Publisher {
 }
 
 /** A connection over fake publishers that follow `connects` (one per publisher made) and `restart`. */
-function rig(connects: ConnectScript[], restart: IceRestartResult | "throws" = "restarted") {
+function rig(connects: ConnectScript[], restart: IceRestartResult | "throws" | "hangs" = "restarted") {
   const clock = new ManualClock();
   const made: FakePublisher[] = [];
   const links: FeedLinkStatus[] = [];
@@ -180,6 +181,19 @@ describe("a feed's connection to its hub", () => {
     expect(made.every((p) => p.closed)).toBe(true);
     await run(60_000, () => true);
     expect(made).toHaveLength(2);
+  });
+
+  it("gives up an ICE restart the hub does not answer, and a close then leaves no timer", async () => {
+    let hubUp = true;
+    const { connection, run, made, clock } = rig(["ok", "ok"], "hangs");
+    await connection.connect();
+    await run(2000, () => hubUp);
+    hubUp = false;
+    await run(2500, () => hubUp);
+    expect(connection.link().state).toBe("reconnecting");
+    await connection.close();
+    expect(clock.pending).toBe(0);
+    expect(made.every((p) => p.closed)).toBe(true);
   });
 
   it("retries a start the hub answers with 503 and Retry-After; fails a bad answer at once", async () => {
