@@ -89,6 +89,32 @@ describe("a hub that restarts mid-session", () => {
     await waitFor("the session's sockets closed", () => udpSockets() === socketsBefore, 5000);
   }, 90_000);
 
+  it("gets a hub that went quiet for a moment back with an ICE restart: the same session, no new POST", async () => {
+    const { hub, decoder } = await hubWithDecoder();
+    const agent = await agentFor(testConfig(hub.endpoint));
+    const states = recordStates(agent);
+    agent.pressButton();
+    await waitFor("frames", () => decoder.frames >= 15);
+    const [session] = hub.sessions.values();
+    // The path from the hub drops everything it sends (SRTP and SRTCP) for 2.5 s; STUN still passes.
+    const connection = session?.pc.iceTransports[0]?.connection;
+    if (!connection) throw new Error("no ICE connection at the hub");
+    const send = connection.send;
+    connection.send = async () => {};
+    setTimeout(() => {
+      connection.send = send;
+    }, 2500);
+    await waitFor("degraded", () => agent.session.report().state === "degraded", 10_000);
+    await waitFor("live again", () => agent.session.report().state === "live", 20_000);
+    const before = decoder.frames;
+    await waitFor("frames after the restart", () => decoder.frames >= before + 30, 10_000);
+    expect(states.slice(states.indexOf("live"))).toEqual(["live", "degraded", "live"]);
+    expect(session?.restarts).toBe(1);
+    expect(hub.requests.filter((request) => request.method === "POST")).toHaveLength(1);
+    expect(hub.openSessions).toEqual([session]);
+    expect(agent.session.feedStatuses()[0]?.link).toEqual({ state: "connected", reconnects: 1 });
+  }, 60_000);
+
   it("retries a start the hub answers with 503 and Retry-After, and goes live", async () => {
     const { hub, decoder } = await hubWithDecoder({
       unavailable: { times: 1, status: 503, retryAfter: "1" },
