@@ -10,6 +10,7 @@ import { MqttLink } from "./adapters/mqtt/mqtt-link.js";
 import { SysinfoProbe } from "./adapters/sysinfo/system-probe.js";
 import { warmUpWebRtc } from "./adapters/webrtc/warm-up.js";
 import { WeriftPublisher, type WeriftPublisherOptions } from "./adapters/webrtc/werift-publisher.js";
+import { whipFailureOf } from "./adapters/whip/whip-client.js";
 import { FleetReporter } from "./app/fleet-reporter.js";
 import type { PublisherFactory } from "./app/ports.js";
 import { SessionController, type SessionObserver } from "./app/session-controller.js";
@@ -86,6 +87,8 @@ export async function startAgent(config: SpokeConfig, options: AgentOptions): Pr
       // By default congestion control only reports: its estimate does not yet climb from its start
       // rate on real links (docs/webrtc.md), and driving would hold every feed there.
       driveEncoders: config.network?.congestionControl === "drive",
+      // Reconnection and start retries tell a hub starting up (5xx, Retry-After) from a wrong config.
+      connection: { failureOf: whipFailureOf },
     },
   );
   const pressButton = (): void => {

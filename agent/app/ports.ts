@@ -49,6 +49,10 @@ export interface PublisherEvents {
   onKeyframeRequest(): void;
   /** ICE or DTLS failed after the connection was up. */
   onConnectionLost(error: SpokeError): void;
+  /** An RTCP packet came from the hub (how the hub's liveness is judged). */
+  onRtcp?(): void;
+  /** The peer's ICE connection state changed (werift's names: checking, connected, disconnected, failed…). */
+  onIceStateChange?(state: string): void;
 }
 
 /** How an ICE restart went: done, or the hub cannot do one (make a new session instead). */

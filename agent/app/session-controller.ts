@@ -6,7 +6,8 @@ import type { FeedStatus } from "../core/feed-status.js";
 import { type SessionReport, sessionReport } from "../core/health.js";
 import { type SessionInput, type SessionState, transition } from "../core/session-machine.js";
 import { BitrateSteering, type SteeringTimer } from "./bitrate-steering.js";
-import type { FeedStart, MediaFeed, MediaFeedFactory, Publisher, PublisherFactory } from "./ports.js";
+import { FeedConnection, type FeedConnectionOptions } from "./feed-connection.js";
+import type { FeedStart, MediaFeed, MediaFeedFactory, PublisherFactory } from "./ports.js";
 
 export interface SessionObserver {
   sessionChanged(report: SessionReport): void;
@@ -17,7 +18,8 @@ export interface SessionObserver {
 /** The media of one session: a feed and its publication per configured feed. */
 interface Publication {
   feed: MediaFeed;
-  publisher: Publisher;
+  /** The feed's publication, which reconnects to the hub by itself when it loses it. */
+  publisher: FeedConnection;
   feedId: string;
   /** The feed waited for its device at the start: its WHIP session is made when the feed runs. */
   connectWhenRunning: boolean;
@@ -30,6 +32,8 @@ export interface SessionControllerOptions {
   steeringTimer?: SteeringTimer;
   /** Let congestion control set the encoders' bitrates and steps (off: it only reports). */
   driveEncoders?: boolean;
+  /** How each feed's connection tells WHIP failures apart, and its clock (tests). */
+  connection?: FeedConnectionOptions;
 }
 
 const NO_SOURCE: ErrorInfo = {
@@ -121,7 +125,11 @@ export class SessionController {
           this.dispatch({ type: "publishFailed", error: error ?? NO_SOURCE });
           return;
         }
-        if (this.dispatch({ type: "published" })) this.startSteering(current, sessionLog);
+        if (this.dispatch({ type: "published" })) {
+          this.startSteering(current, sessionLog);
+          // A feed may have lost the hub while the others were still connecting.
+          this.linkChanged();
+        }
       },
       (error: unknown) => {
         if (this.publications === current)
@@ -133,7 +141,7 @@ export class SessionController {
   /** Wires a feed and its publisher to each other: RTP flows one way, keyframe requests the other. */
   private createPublication(settings: PlannedFeedSettings, log: Logger): Publication {
     const feed = settings.feed;
-    let publisher: Publisher | undefined;
+    let publisher: FeedConnection | undefined;
     let publication: Publication | undefined;
     const mediaFeed = this.createFeed(
       settings,
@@ -150,7 +158,7 @@ export class SessionController {
       },
       log.child({ module: "feed", feed: feed.id }),
     );
-    publisher = this.createPublisher(
+    publisher = new FeedConnection(
       settings,
       {
         onKeyframeRequest: () => mediaFeed.requestKeyframe(),
@@ -158,8 +166,14 @@ export class SessionController {
           log.warn({ feed: feed.id, error: error.toInfo() }, "connection to the hub lost");
           this.dispatch({ type: "connectionLost", error: error.toInfo() });
         },
+        onLinkChange: () => {
+          this.observer.feedChanged(this.withNetwork(mediaFeed.snapshot()));
+          this.linkChanged();
+        },
       },
       log.child({ module: "webrtc", feed: feed.id }),
+      this.createPublisher,
+      this.options.connection,
     );
     publication = { feedId: feed.id, feed: mediaFeed, publisher, connectWhenRunning: false };
     return publication;
@@ -239,10 +253,21 @@ export class SessionController {
     this.steering.start();
   }
 
-  /** A feed's status with what congestion control and steering say of its network, while live. */
+  /** A feed's status with what congestion control and steering say of its network, and its hub link. */
   private withNetwork(status: FeedStatus): FeedStatus {
     const network = this.steering?.networkOf(status.id);
-    return network ? { ...status, network } : status;
+    const publication = this.publications.find((p) => p.feedId === status.id);
+    const link = publication?.publisher.link();
+    return { ...status, ...(network && { network }), ...(link && { link }) };
+  }
+
+  /** The session is `degraded` while any feed is reconnecting to its hub, `live` again once none is. */
+  private linkChanged(): void {
+    const reconnecting = this.publications.some((p) => {
+      const { state } = p.publisher.link();
+      return state === "reconnecting" || state === "waiting-for-hub";
+    });
+    this.dispatch({ type: reconnecting ? "feedsLost" : "feedsRestored" });
   }
 
   private teardown(): void {

@@ -1,4 +1,5 @@
 import type { ErrorInfo } from "./errors.js";
+import type { HubLinkState } from "./hub-link.js";
 
 /** What a feed is doing, as shown in health reports. */
 /**
@@ -50,6 +51,8 @@ export interface FeedStatus {
   audio?: FeedAudioStatus;
   /** The feed's network while live: congestion control's estimate, and what steering gave the feed. */
   network?: FeedNetworkStatus;
+  /** The feed's link to its hub during a session: connected, or reconnecting after losing it. */
+  link?: FeedLinkStatus;
   lastError?: ErrorInfo;
   /** While restarting: the worker has failed so often in a row that it is retried only now and then. */
   retryingSlowly?: boolean;
@@ -91,6 +94,18 @@ export interface FeedIceStatus {
   candidateType?: string;
   /** How the media leaves: UDP, or TCP / TLS to a TURN server (relay only). */
   transport?: "udp" | "tcp" | "tls";
+}
+
+/**
+ * `reconnecting`: the hub went silent or ICE failed, and an ICE restart or a new WHIP session is under
+ * way; `waiting-for-hub`: new sessions fail (the hub is down), tried again with backoff.
+ */
+export interface FeedLinkStatus {
+  state: HubLinkState;
+  /** Times this session the feed lost its hub and set out to reconnect. */
+  reconnects: number;
+  /** While not connected: why the last attempt failed. */
+  lastError?: ErrorInfo;
 }
 
 export interface FeedAudioStatus {

@@ -60,9 +60,13 @@ export function sessionReport(state: SessionState, since: Date): SessionReport {
   return report;
 }
 
-/** One verdict from the parts: a failed session is `failed`, a feed being restarted is `degraded`. */
+/**
+ * One verdict from the parts: a failed session is `failed`; a session reconnecting to its hub, or a feed
+ * being restarted, is `degraded`.
+ */
 export function overallHealth(session: SessionReport, feeds: readonly FeedStatus[]): OverallHealth {
   if (session.state === "error") return "failed";
+  if (session.state === "degraded") return "degraded";
   if (feeds.some((feed) => feed.state === "restarting")) return "degraded";
   return "ok";
 }

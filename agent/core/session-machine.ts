@@ -3,18 +3,24 @@ import { assertNever, type ErrorInfo } from "./errors.js";
 /**
  * The session a staff member starts and ends with one button. Pure: the controller executes the effects.
  *
- *   idle ──press/start──▶ starting ──published──▶ live
- *    ▲                      │ press/stop/failed     │ press/stop/connectionLost
- *    │                      ▼                       ▼
- *    └──────stopped──── stopping ◀──────────────────┘
+ *   idle ──press/start──▶ starting ──published──▶ live ◀──feedsRestored──┐
+ *    ▲                      │ press/stop/failed     │  └──feedsLost──▶ degraded
+ *    │                      ▼                       ▼                     │ press/stop/connectionLost
+ *    └──────stopped──── stopping ◀──────────────────┴─────────────────────┘
  *                           │ stopped (after a failure)
  *                           ▼
  *                         error ──press/start──▶ starting;  error ──stop──▶ idle
+ *
+ * `degraded`: live, but one or more feeds lost the hub and are reconnecting on their own (ICE restart,
+ * then a new WHIP session, with backoff while the hub is down). It is not a failure: the session goes on
+ * and comes back to `live` when every feed publishes again. `connectionLost` is for a loss that no
+ * reconnection can mend; it ends the session in `error`.
  */
 export type SessionState =
   | { kind: "idle" }
   | { kind: "starting" }
   | { kind: "live" }
+  | { kind: "degraded" }
   | { kind: "stopping"; failure?: ErrorInfo }
   | { kind: "error"; failure: ErrorInfo };
 
@@ -27,6 +33,10 @@ export type SessionInput =
   | { type: "published" }
   | { type: "publishFailed"; error: ErrorInfo }
   | { type: "connectionLost"; error: ErrorInfo }
+  /** One or more feeds lost the hub and are reconnecting. */
+  | { type: "feedsLost" }
+  /** Every feed publishes again. */
+  | { type: "feedsRestored" }
   | { type: "stopped" };
 
 export type SessionEffect = { type: "startSession" } | { type: "stopSession" };
@@ -52,6 +62,8 @@ export function transition(state: SessionState, input: SessionInput): Transition
       return fromStarting(input);
     case "live":
       return fromLive(input);
+    case "degraded":
+      return fromDegraded(input);
     case "stopping":
       if (input.type !== "stopped") return undefined;
       return { state: state.failure ? { kind: "error", failure: state.failure } : { kind: "idle" } };
@@ -75,6 +87,8 @@ function fromStarting(input: SessionInput): Transition | undefined {
       return stopWithFailure(input.error);
     case "startRequested":
     case "stopped":
+    case "feedsLost":
+    case "feedsRestored":
       return undefined;
     default:
       return assertNever(input);
@@ -88,10 +102,33 @@ function fromLive(input: SessionInput): Transition | undefined {
       return STOP;
     case "connectionLost":
       return stopWithFailure(input.error);
+    case "feedsLost":
+      return { state: { kind: "degraded" } };
     case "startRequested":
     case "published":
     case "publishFailed":
     case "stopped":
+    case "feedsRestored":
+      return undefined;
+    default:
+      return assertNever(input);
+  }
+}
+
+function fromDegraded(input: SessionInput): Transition | undefined {
+  switch (input.type) {
+    case "buttonPressed":
+    case "stopRequested":
+      return STOP;
+    case "connectionLost":
+      return stopWithFailure(input.error);
+    case "feedsRestored":
+      return { state: { kind: "live" } };
+    case "startRequested":
+    case "published":
+    case "publishFailed":
+    case "stopped":
+    case "feedsLost":
       return undefined;
     default:
       return assertNever(input);

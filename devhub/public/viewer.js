@@ -195,7 +195,7 @@ function showFleet({ topic, payload }) {
   const rows = [
     ["device", health?.deviceId ?? topic.split("/")[2]],
     ["status", status?.state ?? "unknown", status?.state !== "online"],
-    ["session", session?.state ?? "unknown", session?.state === "error"],
+    ["session", session?.state ?? "unknown", session?.state === "error" || session?.state === "degraded"],
   ];
   if (session?.error) rows.push(["error", `${session.error.code}: ${session.error.message}`, true]);
   if (health) {
@@ -218,6 +218,10 @@ function showFleet({ topic, payload }) {
           `encoder ${feed.id}`,
           `${feed.encoder} (${kind}), ${width}×${height}@${framerate}${rates}`,
         ]);
+      }
+      if (feed.link) {
+        const { state, reconnects } = feed.link;
+        rows.push([`hub link ${feed.id}`, `${state}, ${reconnects} reconnects`, state !== "connected"]);
       }
       if (feed.audio) {
         const level = feed.audio.levelDb === undefined ? "" : `, ${feed.audio.levelDb} dBFS`;

@@ -117,6 +117,12 @@ describe("end to end in Chromium through the dev hub", () => {
     expect(agent.session.feedStatuses().filter((status) => status.audio).length).toBe(1);
   });
 
+  it("hears Chromium's RTCP on every feed: no hub taken for lost, the session never degraded", async () => {
+    expect(agent.session.report().state).toBe("live");
+    for (const status of agent.session.feedStatuses())
+      expect(status.link).toEqual({ state: "connected", reconnects: 0 });
+  });
+
   it("ends on the next press: the page shows the session ended", async () => {
     await sendControlCommand(socket, "toggle");
     await page.getByTestId("live").getByText("ENDED").waitFor({ timeout: 10_000 });

@@ -10,6 +10,7 @@ import {
   useTransportWideCC,
 } from "werift";
 import { dropStunFallback } from "../../agent/adapters/webrtc/host-only-ice.js";
+import { runIceChecksAfterRestart } from "../../agent/adapters/webrtc/ice-restart-checks.js";
 import { readBody } from "../../devhub/http.js";
 import { writeFir } from "./rtcp-writers.js";
 
@@ -67,6 +68,8 @@ export interface WhipHubOptions {
    * before werift's receiver sees it, so its NACKs ask for them again and a resend gets through.
    */
   dropRtpPercent?: number;
+  /** The port to listen on (a restarted hub takes its old one); a free one by default. */
+  port?: number;
 }
 
 export interface HubPatch {
@@ -107,7 +110,34 @@ export class WeriftWhipHub {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, this.options.host ?? "127.0.0.1", resolve));
+    await new Promise<void>((resolve) =>
+      server.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", resolve),
+    );
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | undefined)?.port ?? 0;
+  }
+
+  /** Sessions the hub still holds: made and neither DELETEd nor killed. */
+  get openSessions(): HubSession[] {
+    return [...this.sessions.values()].filter((session) => !session.deleted);
+  }
+
+  /**
+   * The hub dies: every peer closed without a word to the clients, open HTTP connections cut, the port
+   * freed. Its sessions are forgotten, as a restarted process forgets them.
+   */
+  async kill(): Promise<void> {
+    for (const session of this.sessions.values()) {
+      session.deleted = true;
+      await session.pc.close();
+    }
+    const server = this.server;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
   }
 
   async stop(): Promise<void> {
@@ -201,6 +231,8 @@ export class WeriftWhipHub {
     session.restarts += 1;
     await session.pc.setRemoteDescription({ type: "offer", sdp: offer });
     await session.pc.setLocalDescription(await session.pc.createAnswer());
+    // A werift hub needs the same help as the publisher for its checks to run after a restart.
+    runIceChecksAfterRestart(session.pc, () => undefined);
     if (session.pc.iceGatheringState !== "complete") {
       await session.pc.iceGatheringStateChange.watch((s) => s === "complete", 2000).catch(() => undefined);
     }

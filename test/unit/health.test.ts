@@ -39,6 +39,7 @@ describe("health model", () => {
     ["idle", [feed("stopped")], "ok"],
     ["live", [feed("running")], "ok"],
     ["live", [feed("running"), feed("restarting")], "degraded"],
+    ["degraded", [feed("running")], "degraded"],
   ] as const)("session %s with feeds %j is %s", (state, feeds, expected) => {
     expect(overallHealth({ state, since: since.toISOString() }, feeds)).toBe(expected);
   });

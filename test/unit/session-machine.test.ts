@@ -9,6 +9,7 @@ const lost: ErrorInfo = { code: "SPOKE_WEBRTC_FAILED", message: "WebRTC connecti
 const idle: SessionState = { kind: "idle" };
 const starting: SessionState = { kind: "starting" };
 const live: SessionState = { kind: "live" };
+const degraded: SessionState = { kind: "degraded" };
 const stopping: SessionState = { kind: "stopping" };
 const stoppingAfterFailure: SessionState = { kind: "stopping", failure };
 const error: SessionState = { kind: "error", failure };
@@ -20,6 +21,8 @@ const published: SessionInput = { type: "published" };
 const publishFailed: SessionInput = { type: "publishFailed", error: failure };
 const connectionLost: SessionInput = { type: "connectionLost", error: lost };
 const stopped: SessionInput = { type: "stopped" };
+const feedsLost: SessionInput = { type: "feedsLost" };
+const feedsRestored: SessionInput = { type: "feedsRestored" };
 
 type Row = [SessionState, SessionInput, SessionState | "ignored", ("startSession" | "stopSession")?];
 
@@ -43,6 +46,22 @@ const rows: Row[] = [
   [live, published, "ignored"],
   [live, publishFailed, "ignored"],
   [live, stopped, "ignored"],
+  [live, feedsLost, degraded],
+  [live, feedsRestored, "ignored"],
+  [starting, feedsLost, "ignored"],
+  [starting, feedsRestored, "ignored"],
+  [degraded, feedsRestored, live],
+  [degraded, feedsLost, "ignored"],
+  [degraded, press, stopping, "stopSession"],
+  [degraded, stop, stopping, "stopSession"],
+  [degraded, connectionLost, { kind: "stopping", failure: lost }, "stopSession"],
+  [degraded, start, "ignored"],
+  [degraded, published, "ignored"],
+  [degraded, publishFailed, "ignored"],
+  [degraded, stopped, "ignored"],
+  [stopping, feedsLost, "ignored"],
+  [idle, feedsLost, "ignored"],
+  [error, feedsRestored, "ignored"],
   [stopping, stopped, idle],
   [stoppingAfterFailure, stopped, error],
   [stopping, press, "ignored"],
@@ -76,6 +95,16 @@ describe("session state machine", () => {
       return state.kind;
     });
     expect(visited).toEqual(["starting", "live", "stopping", "idle"]);
+  });
+
+  it("rides out a lost hub: live, degraded, live again, then stopped by a press", () => {
+    const inputs = [press, published, feedsLost, feedsRestored, feedsLost, press, stopped];
+    let state: SessionState = idle;
+    const visited = inputs.map((input) => {
+      state = transition(state, input)?.state ?? state;
+      return state.kind;
+    });
+    expect(visited).toEqual(["starting", "live", "degraded", "live", "degraded", "stopping", "idle"]);
   });
 });
 

@@ -50,6 +50,7 @@ import {
   skippedInterfaceAddresses,
   useIceServers,
 } from "./host-only-ice.js";
+import { runIceChecksAfterRestart } from "./ice-restart-checks.js";
 import { PacedSender } from "./paced-sender.js";
 import { TransportFeedbackLoop } from "./transport-feedback-loop.js";
 
@@ -330,6 +331,14 @@ export class WeriftPublisher implements Publisher {
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "failed" || state === "closed") this.lost(state);
     });
+    this.watchLiveness(transceiver);
+  }
+
+  /** Tells the caller of every RTCP packet from the hub and every ICE state: how a silent hub is noticed. */
+  private watchLiveness(transceiver: RTCRtpTransceiver): void {
+    const { onRtcp, onIceStateChange } = this.events;
+    if (onRtcp) transceiver.dtlsTransport.onRtcp.subscribe(() => onRtcp());
+    if (onIceStateChange) this.pc.iceConnectionStateChange.subscribe((state) => onIceStateChange(state));
   }
 
   writeRtp(packet: Buffer): void {
@@ -415,6 +424,9 @@ export class WeriftPublisher implements Publisher {
     }
     session.answerSdp = applyRemoteIce(session.answerSdp, remote);
     await this.pc.setRemoteDescription({ type: "answer", sdp: session.answerSdp });
+    runIceChecksAfterRestart(this.pc, (error) =>
+      this.log.warn({ error: toSpokeError(error).toInfo() }, "ICE checks after the restart failed"),
+    );
     this.trickle.sentInOffer(candidates, complete);
     this.trickle.open(session, ice);
     return "restarted";
