@@ -202,7 +202,9 @@ export class SessionController {
       publication.connectWhenRunning = true;
       return start;
     }
-    await connecting;
+    // A feed that runs without having announced its source (the port's callback is optional) is
+    // published now, so that no running feed is left without its WHIP session.
+    await (connecting ?? this.connect(publication));
     return start;
   }
 
