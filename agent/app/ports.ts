@@ -76,6 +76,8 @@ export interface Publisher {
 
 export interface PublicationNetwork {
   estimateKbps: number;
+  /** What the publication sent over the last half second (media as it left the pacer). */
+  sentKbps?: number;
   rttMs?: number;
   lossPercent?: number;
 }

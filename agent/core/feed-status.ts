@@ -64,6 +64,13 @@ export interface FeedNetworkStatus {
   targetKbps: number;
   /** The degradation step that share buys. */
   step: number;
+  /** What the publication sent over the last half second, kbit/s. */
+  sentKbps?: number;
+  /**
+   * Set while the encoder's output overshot its share on this content: the best step it may take
+   * until its output has fitted for a while.
+   */
+  overshootStep?: number;
   rttMs?: number;
   lossPercent?: number;
 }

@@ -210,6 +210,8 @@ export class TransportFeedbackLoop {
     if (!this.unsubscribe) return undefined;
     const { estimateKbps, rttMs, lossPercent } = this.status();
     const network: PublicationNetwork = { estimateKbps };
+    const sentKbps = this.state().sentKbps;
+    if (sentKbps !== undefined) network.sentKbps = Math.round(sentKbps);
     if (rttMs !== undefined) network.rttMs = rttMs;
     if (lossPercent !== undefined) network.lossPercent = lossPercent;
     return network;

@@ -7,6 +7,11 @@ export {
   createCongestionController,
   DEFAULT_START_KBPS,
 } from "./controller.js";
+export {
+  createOvershootGuard,
+  type OvershootGuard,
+  type OvershootSample,
+} from "./encoder-overshoot.js";
 export type { BandwidthUsage } from "./overuse-detector.js";
 export type { Parsed } from "./result.js";
 export {
