@@ -224,10 +224,17 @@ export const ENCODERS: Readonly<Record<EncoderId, EncoderDefinition>> = {
     maxWidth: 3840,
     scaler: SOFTWARE_SCALER,
     input: { format: "I420" },
+    // `pass` stays at its default, cbr: x264's ABR with a VBV whose maxrate is the bitrate, the only
+    // mode where `bitrate` (and its changes at run time) bounds the output; `qp-max` stays 51, since
+    // a lower ceiling only lets noisy content overshoot sooner. The VBV buffer is 300 ms instead of
+    // 600: on snow at 590 kbit/s (960×540, a keyframe every 3 to 60 frames) it kept the output at
+    // 0.82–1.04× the target where 600 ms gave 0.96–1.12×, and it halves the largest burst one frame
+    // can put into the bottleneck's queue (no latency lost: zerolatency has no lookahead to shorten).
     properties: (kbps, gop) => ({
       tune: "zerolatency",
       "speed-preset": "ultrafast",
       bitrate: kbps,
+      "vbv-buf-capacity": 300,
       "key-int-max": gop,
       bframes: 0,
     }),

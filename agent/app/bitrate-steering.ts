@@ -1,6 +1,11 @@
 import type { Logger } from "pino";
 import type { FeedRole } from "../config/schema.js";
-import { allocate, type FeedDemand } from "../core/congestion/index.js";
+import {
+  allocate,
+  createOvershootGuard,
+  type FeedDemand,
+  type OvershootGuard,
+} from "../core/congestion/index.js";
 import { toSpokeError } from "../core/errors.js";
 import type { FeedNetworkStatus } from "../core/feed-status.js";
 import type { DegradationPolicy } from "../core/profiles.js";
@@ -15,6 +20,10 @@ import type { MediaFeed, PublicationNetwork } from "./ports.js";
  * Why the sum: each feed has its own peer connection and estimate, but on a spoke site they usually
  * share one uplink, so what one feed's path carries is what the site has; sharing by priority lets the
  * ultrasound keep its picture while the document camera gives up frame rate.
+ *
+ * While driving, each feed's measured sent rate is held against the share its encoder was given: an
+ * encoder that stays well above it (software x264 on noisy content) is held one rung lower until its
+ * output fits again (core/congestion/encoder-overshoot.ts).
  */
 
 export const STEERING_INTERVAL_MS = 1000;
@@ -50,12 +59,16 @@ export interface SteeringOptions {
   drive?: boolean;
   timer?: SteeringTimer;
   intervalMs?: number;
+  /** Milliseconds on a monotonic clock, for the overshoot guard; `performance.now()` by default. */
+  nowMs?: () => number;
 }
 
 export class BitrateSteering {
   private stopTimer: (() => void) | undefined;
   private readonly applied = new Map<string, FeedNetworkStatus>();
+  private readonly guards = new Map<string, OvershootGuard>();
   private readonly timer: SteeringTimer;
+  private readonly nowMs: () => number;
 
   constructor(
     private readonly feeds: readonly SteeredFeed[],
@@ -63,6 +76,7 @@ export class BitrateSteering {
     private readonly log: Logger,
   ) {
     this.timer = options.timer ?? realTimer;
+    this.nowMs = options.nowMs ?? (() => performance.now());
   }
 
   start(): void {
@@ -74,6 +88,7 @@ export class BitrateSteering {
     this.stopTimer?.();
     this.stopTimer = undefined;
     this.applied.clear();
+    this.guards.clear();
   }
 
   /** What steering last gave a feed, for its health; undefined when it has not steered it. */
@@ -89,18 +104,27 @@ export class BitrateSteering {
     });
     if (live.length === 0) return;
     const total = live.reduce((sum, { network }) => sum + network.estimateKbps, 0);
-    const demands: FeedDemand[] = live.map(({ steered }) => ({
-      id: steered.id,
-      role: steered.role,
-      policy: steered.policy,
-      step: steered.feed.snapshot().step,
-    }));
+    const drive = this.options.drive ?? true;
+    const nowMs = this.nowMs();
+    const demands: FeedDemand[] = live.map(({ steered, network }) => {
+      const demand: FeedDemand = {
+        id: steered.id,
+        role: steered.role,
+        policy: steered.policy,
+        step: steered.feed.snapshot().step,
+      };
+      // Only a driven encoder is expected to keep to its share.
+      if (drive) {
+        const bestStep = this.overshootLimit(steered, network, demand.step, nowMs);
+        if (bestStep > 0) demand.bestStep = bestStep;
+      }
+      return demand;
+    });
     const shares = allocate(total, demands, this.options.siteBudgetKbps);
     live.forEach(({ steered, network }, index) => {
       const share = shares[index];
       if (!share) return;
       const before = this.applied.get(steered.id);
-      const drive = this.options.drive ?? true;
       if (drive && before?.targetKbps !== share.bitrateKbps) steered.feed.setBitrate(share.bitrateKbps);
       if (drive && share.step !== demands[index]?.step) {
         this.log.info(
@@ -117,9 +141,45 @@ export class BitrateSteering {
         step: share.step,
       };
       Object.assign(status, linkFigures(network));
+      const bestStep = demands[index]?.bestStep;
+      if (bestStep !== undefined) status.overshootStep = bestStep;
       this.applied.set(steered.id, status);
       this.log.debug({ feed: steered.id, ...status }, "network steering");
     });
+  }
+
+  /** The best step the feed's encoder has shown it can keep to, from its sent rate against its last share. */
+  private overshootLimit(
+    steered: SteeredFeed,
+    network: PublicationNetwork,
+    step: number,
+    nowMs: number,
+  ): number {
+    let guard = this.guards.get(steered.id);
+    if (!guard) {
+      guard = createOvershootGuard();
+      this.guards.set(steered.id, guard);
+    }
+    const before = guard.bestAllowed();
+    const best = guard.update({
+      nowMs,
+      sentKbps: network.sentKbps,
+      shareKbps: this.applied.get(steered.id)?.targetKbps ?? 0,
+      step,
+      lastStep: steered.policy.ladder.length - 1,
+    });
+    if (best > before) {
+      this.log.info(
+        {
+          feed: steered.id,
+          sentKbps: network.sentKbps,
+          targetKbps: this.applied.get(steered.id)?.targetKbps,
+          bestStep: best,
+        },
+        "network: the encoder overshoots its share; holding a lower step",
+      );
+    }
+    return best;
   }
 }
 

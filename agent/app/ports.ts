@@ -87,6 +87,7 @@ export interface PublicationNetwork {
   rttMs?: number;
   lossPercent?: number;
   jitterMs?: number;
+  /** What the publication sent over the last second or so (RTP as it left the pacer, as the link carries it). */
   sentKbps?: number;
   requests?: FeedRequestCounts;
   ice?: FeedIceStatus;

@@ -67,6 +67,11 @@ export interface FeedNetworkStatus {
   targetKbps: number;
   /** The degradation step that share buys. */
   step: number;
+  /**
+   * Set while the encoder's output overshot its share on this content: the best step it may take
+   * until its output has fitted for a while.
+   */
+  overshootStep?: number;
   rttMs?: number;
   lossPercent?: number;
   /** Interarrival jitter from the hub's last receiver report, ms. */

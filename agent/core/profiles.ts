@@ -171,9 +171,21 @@ export const STEP_UP_MARGIN = 1.25;
 
 /**
  * The rung a target bitrate buys, from the rung the feed is on: down at once when the bitrate falls
- * under the current rung's need, up one rung at a time and only with a margin.
+ * under the current rung's need, up one rung at a time and only with a margin. `bestAllowed` is the
+ * best rung the feed may take whatever the bitrate (an encoder that overshoots its share on this
+ * content is held below the rungs it cannot keep to; congestion/encoder-overshoot.ts).
  */
-export function rungFor(policy: DegradationPolicy, current: number, targetKbps: number): number {
+export function rungFor(
+  policy: DegradationPolicy,
+  current: number,
+  targetKbps: number,
+  bestAllowed = 0,
+): number {
+  const last = Math.max(0, policy.ladder.length - 1);
+  return Math.max(rungForBitrate(policy, current, targetKbps), Math.min(Math.max(0, bestAllowed), last));
+}
+
+function rungForBitrate(policy: DegradationPolicy, current: number, targetKbps: number): number {
   const last = policy.ladder.length - 1;
   let index = Math.min(Math.max(0, current), last);
   while (index < last && targetKbps < (policy.ladder[index]?.minKbps ?? 0)) index += 1;

@@ -218,3 +218,51 @@ async function settle(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 100 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
   expect(condition()).toBe(true);
 }
+
+describe("steering an encoder that overshoots its share", () => {
+  it("holds it one rung lower while its sent rate stays well above the share, and only while driving", () => {
+    const clock = { ms: 0 };
+    const net = { now: { estimateKbps: 20_000 } as PublicationNetwork | undefined };
+    const us = steered("us", "ultrasound", policy(HD30, "framerate", 0.04, 300, 8000), net);
+    const timer = manualTimer();
+    const steering = new BitrateSteering([us.steered], { timer, nowMs: () => clock.ms }, quiet);
+    steering.start();
+    const tick = () => {
+      timer.tick();
+      clock.ms += 1000;
+    };
+    tick();
+    expect(us.feed.steps).toEqual([]);
+    expect(us.feed.bitrates).toEqual([8000]);
+    // The encoder sends 1.5× its share for three seconds: one rung down, its share unchanged.
+    net.now = { estimateKbps: 20_000, sentKbps: 12_000 };
+    tick();
+    tick();
+    expect(us.feed.steps).toEqual([]);
+    tick();
+    expect(us.feed.steps).toEqual([1]);
+    expect(us.feed.bitrates).toEqual([8000]);
+    expect(steering.networkOf("us")).toMatchObject({ step: 1, sentKbps: 12_000, overshootStep: 1 });
+    // At the lower rung it fits: after the hold it may climb back.
+    net.now = { estimateKbps: 20_000, sentKbps: 7500 };
+    for (let s = 0; s < 12; s += 1) tick();
+    expect(us.feed.steps).toEqual([1, 0]);
+    expect(steering.networkOf("us")?.overshootStep).toBeUndefined();
+  });
+
+  it("leaves a feed it only reports on at its step, however much it sends", () => {
+    const clock = { ms: 0 };
+    const net = { now: { estimateKbps: 20_000, sentKbps: 30_000 } as PublicationNetwork | undefined };
+    const us = steered("us", "ultrasound", policy(HD30, "framerate", 0.04, 300, 8000), net);
+    const timer = manualTimer();
+    const steering = new BitrateSteering([us.steered], { timer, drive: false, nowMs: () => clock.ms }, quiet);
+    steering.start();
+    for (let s = 0; s < 5; s += 1) {
+      timer.tick();
+      clock.ms += 1000;
+    }
+    expect(us.feed.steps).toEqual([]);
+    expect(steering.networkOf("us")).toMatchObject({ step: 0, sentKbps: 30_000 });
+    expect(steering.networkOf("us")?.overshootStep).toBeUndefined();
+  });
+});

@@ -48,7 +48,7 @@ describe("feed pipeline: golden descriptions per encoder path", () => {
       "videoconvert",
       // I420 right before x264enc, or it emits High 4:4:4, which browsers refuse.
       'capsfilter name=mode caps="video/x-raw,format=(string)I420,width=1280,height=720,framerate=30/1"',
-      "x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate=1500 key-int-max=60 bframes=0",
+      "x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate=1500 vbv-buf-capacity=300 key-int-max=60 bframes=0",
       "video/x-h264,profile=(string)constrained-baseline,level=(string)3.1,stream-format=(string)byte-stream,alignment=(string)au",
       "rtph264pay name=pay pt=96 mtu=1200 config-interval=-1 aggregate-mode=none",
       "udpsink host=127.0.0.1 port=5004 sync=false async=false",

@@ -142,9 +142,9 @@ export class NodeDatachannelPublisher implements Publisher {
 
   network(): PublicationNetwork | undefined {
     if (!this.connectedOnce) return undefined;
-    const network: PublicationNetwork = {
-      estimateKbps: Math.round(this.controller.targetBitrateKbps(this.nowUs())),
-    };
+    const state = this.controller.state(this.nowUs());
+    const network: PublicationNetwork = { estimateKbps: Math.round(state.targetKbps) };
+    if (state.sentKbps !== undefined) network.sentKbps = Math.round(state.sentKbps);
     if (this.rttMs !== undefined) network.rttMs = this.rttMs;
     if (this.lossPercent !== undefined) network.lossPercent = this.lossPercent;
     return network;

@@ -16,7 +16,8 @@ import { type DegradationPolicy, rungFor, STEP_UP_MARGIN } from "../profiles.js"
  * 3. Then what is left, in priority order, up to each ceiling.
  *
  * The step comes from `rungFor`, which applies the feed's own policy: ultrasound gives up size and keeps
- * its frame rate, the document camera gives up frame rate and keeps its size.
+ * its frame rate, the document camera gives up frame rate and keeps its size; never better than the
+ * feed's `bestStep` (set by the overshoot guard when its encoder cannot keep to its share).
  */
 
 export interface FeedDemand {
@@ -25,6 +26,8 @@ export interface FeedDemand {
   policy: DegradationPolicy;
   /** The ladder step the feed is on now (0 = full mode). */
   step: number;
+  /** The best step the feed may take, whatever its share buys (its encoder overshoots above it). */
+  bestStep?: number;
 }
 
 export interface FeedAllocation {
@@ -64,7 +67,7 @@ export function allocate(
 
   return feeds.map((feed, index) => {
     const bitrateKbps = Math.floor(given.get(index) ?? feed.policy.minBitrateKbps);
-    return { id: feed.id, bitrateKbps, step: rungFor(feed.policy, feed.step, bitrateKbps) };
+    return { id: feed.id, bitrateKbps, step: rungFor(feed.policy, feed.step, bitrateKbps, feed.bestStep) };
   });
 }
 

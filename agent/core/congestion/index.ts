@@ -8,6 +8,11 @@ export {
   DEFAULT_START_KBPS,
 } from "./controller.js";
 export {
+  createOvershootGuard,
+  type OvershootGuard,
+  type OvershootSample,
+} from "./encoder-overshoot.js";
+export {
   createFirFilter,
   type Fir,
   type FirEntry,
