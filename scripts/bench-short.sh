@@ -9,9 +9,9 @@ run() {
   echo "spoke: bench $*" >&2
   npx tsx "$@"
 }
-run bench/forward-cpu.ts --seconds 5
-run bench/stacks.ts --rounds 1 --seconds 5 --warmup 2
-run bench/feed-recovery.ts --kills 3
+run bench/forward-cpu.ts --seconds 4
+run bench/stacks.ts --rounds 1 --seconds 4 --warmup 2
+run bench/feed-recovery.ts --kills 2 --settle 3 --seconds 3
 run bench/start-time.ts --runs 2
 run bench/hub-restart.ts --runs 1
 # Needs root for its two network namespaces, as CI has.
