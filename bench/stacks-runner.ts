@@ -22,6 +22,13 @@ import { benchConfig } from "./bench-config.js";
 
 export type Stack = "werift" | "node-datachannel" | "none";
 
+interface Quantiles {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
 export interface RunnerResult {
   type: "result";
   stack: Stack;
@@ -32,8 +39,10 @@ export interface RunnerResult {
   bytes: number;
   /** Packets forwarded over the runner's whole life (for the hub's count to be checked against). */
   forwardedTotal: number;
-  /** Forwarding delay per packet, µs. */
-  delayUs: { p50: number; p99: number; max: number; samples: number };
+  /** Forwarding delay per packet, µs, without the pacer's intended wait. */
+  delayUs: Quantiles;
+  /** The pacer's intended wait per packet, µs (werift's publisher paces; the other stacks do not). */
+  pacingUs?: Quantiles;
 }
 
 const [stackArg, whipUrl = "", portList = "", warmupArg = "2", secondsArg = "10"] = process.argv.slice(2);
@@ -47,6 +56,7 @@ let packets = 0;
 let bytes = 0;
 let forwardedTotal = 0;
 const delays: number[] = [];
+const pacingDelays: number[] = [];
 
 /** werift's packets leave through a dgram socket: its `send` is where each is timed. */
 function timeWeriftSends(arrivals: Map<number, Map<number, number>>): void {
@@ -67,6 +77,28 @@ function timeWeriftSends(arrivals: Map<number, Map<number, number>>): void {
     return (original as (...args: unknown[]) => void).call(this, message, ...rest);
   };
   dgram.Socket.prototype.send = patched as typeof original;
+  timeWeriftPacing(arrivals);
+}
+
+/**
+ * The publisher's pacer holds packets on purpose (a keyframe spread over its pace): that wait is
+ * reported apart, and the forwarding delay counts from the moment a packet leaves the pacer.
+ */
+function timeWeriftPacing(arrivals: Map<number, Map<number, number>>): void {
+  type Send = (this: Publisher, item: { packet: Buffer }) => void;
+  const prototype = WeriftPublisher.prototype as unknown as { send: Send };
+  const original = prototype.send;
+  prototype.send = function (this: Publisher, item: { packet: Buffer }) {
+    const pending = measuring ? arrivals.get(weriftSsrc(this)) : undefined;
+    const sequence = item.packet.readUInt16BE(2);
+    const arrived = pending?.get(sequence);
+    if (pending && arrived !== undefined) {
+      const left = performance.now();
+      pacingDelays.push((left - arrived) * 1000);
+      pending.set(sequence, left);
+    }
+    original.call(this, item);
+  };
 }
 
 /** The feeds' planned settings give the SDP (H.264 level) and congestion control's floor and ceiling. */
@@ -131,8 +163,11 @@ async function main(): Promise<void> {
   measuring = false;
   const used = process.cpuUsage(before);
   const elapsed = (performance.now() - started) / 1000;
-  delays.sort((a, b) => a - b);
-  const at = (q: number) => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? 0;
+  const quantiles = (values: number[]): Quantiles => {
+    values.sort((a, b) => a - b);
+    const at = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0;
+    return { p50: at(0.5), p99: at(0.99), max: values.at(-1) ?? 0, samples: values.length };
+  };
   const result: RunnerResult = {
     type: "result",
     stack,
@@ -142,7 +177,8 @@ async function main(): Promise<void> {
     packets,
     bytes,
     forwardedTotal,
-    delayUs: { p50: at(0.5), p99: at(0.99), max: delays.at(-1) ?? 0, samples: delays.length },
+    delayUs: quantiles(delays),
+    ...(pacingDelays.length > 0 && { pacingUs: quantiles(pacingDelays) }),
   };
   for (const socket of sockets) socket.close();
   await Promise.all(publishers.map((publisher) => publisher.close()));

@@ -162,6 +162,9 @@ function printRow(m: Measured, baseline: Measured | undefined): void {
       `  process ${pct(layer.processPct).padStart(8)}  layer ${pct(layer.layerPct).padStart(8)}` +
       `  per 2 Mbit/s stream ${pct(layer.per2MbpsPct).padStart(7)}  ${layer.usPerPacket.toFixed(1).padStart(6)} µs/packet` +
       `  delay p50 ${(m.delayUs.p50 / 1000).toFixed(3)} p99 ${(m.delayUs.p99 / 1000).toFixed(3)} max ${(m.delayUs.max / 1000).toFixed(1)} ms` +
+      (m.pacingUs
+        ? `  pacing p50 ${(m.pacingUs.p50 / 1000).toFixed(1)} p99 ${(m.pacingUs.p99 / 1000).toFixed(1)} ms`
+        : "") +
       `  hub got ${hubShare.toFixed(0)} % (${m.hubSessions.map((session) => (session.packets > 0 ? session.packets : `0, hub peer ${session.state}`)).join("/") || "-"})  load ${m.load.toFixed(2)}`,
   );
 }
