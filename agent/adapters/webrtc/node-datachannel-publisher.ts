@@ -10,6 +10,7 @@ import {
 } from "../../core/congestion/index.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
+import { checkAnswerMedia, unusableAnswer } from "../../core/whip/answer-media.js";
 import { buildSdpFrag, candidateLine, type OfferIce, readOfferIce } from "../../core/whip/sdpfrag.js";
 import {
   deleteSession,
@@ -289,18 +290,9 @@ export class NodeDatachannelPublisher implements Publisher {
   }
 
   private applyAnswer(pc: PeerConnection, sdp: string): void {
-    if (!/^m=video [1-9]/m.test(sdp)) {
-      throw new SpokeError(
-        "SPOKE_WHIP_BAD_ANSWER",
-        "the hub's SDP answer accepts no video (no H.264 at the hub?)",
-      );
-    }
-    if (this.audio && !/^m=audio [1-9]/m.test(sdp)) {
-      const rejected = new SpokeError(
-        "SPOKE_WHIP_AUDIO_REJECTED",
-        "the hub's SDP answer rejects the audio (no Opus at the hub?): publishing video only",
-      );
-      this.log.warn({ error: rejected.toInfo() }, "publishing without sound");
+    const { audioRejected } = checkAnswerMedia(sdp, this.audio !== undefined);
+    if (audioRejected) {
+      this.log.warn({ error: audioRejected.toInfo() }, "publishing without sound");
       this.audio = undefined;
     }
     const agreed = new RegExp(`^a=extmap:(\\d+)(?:/\\w+)? ${TWCC_URI.replace(/[.]/g, "\\.")}`, "m").exec(sdp);
@@ -310,10 +302,7 @@ export class NodeDatachannelPublisher implements Publisher {
     try {
       pc.setRemoteDescription(sdp, "answer");
     } catch (cause) {
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new SpokeError("SPOKE_WHIP_BAD_ANSWER", `the hub's SDP answer cannot be used: ${reason}`, {
-        cause,
-      });
+      throw unusableAnswer(cause);
     }
   }
 
