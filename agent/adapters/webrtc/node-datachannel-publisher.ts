@@ -46,6 +46,11 @@ interface Outgoing {
   discontinuity: boolean;
 }
 
+/** A track's sending state before its first packet: nothing to rewrite yet. */
+function newOutgoing(track: Track, ssrc: number, payloadType: number): Outgoing {
+  return { track, ssrc, payloadType, sequenceOffset: 0, timestampOffset: 0, discontinuity: false };
+}
+
 /**
  * Publishes one feed's RTP with node-datachannel (libdatachannel, native) over WHIP: the bench's second
  * stack behind the same `Publisher` port as `WeriftPublisher`. The worker's packets go to the wire as
@@ -226,14 +231,7 @@ export class NodeDatachannelPublisher implements Publisher {
     sr.addToChain(new ndc.RtcpNackResponder());
     track.setMediaHandler(sr);
     this.watchTrack(track, ssrc, true);
-    return {
-      track,
-      ssrc,
-      payloadType: VIDEO_PT,
-      sequenceOffset: 0,
-      timestampOffset: 0,
-      discontinuity: false,
-    };
+    return newOutgoing(track, ssrc, VIDEO_PT);
   }
 
   private addAudio(ndc: Ndc, pc: PeerConnection): Outgoing {
@@ -248,14 +246,7 @@ export class NodeDatachannelPublisher implements Publisher {
       new ndc.RtcpSrReporter(new ndc.RtpPacketizationConfig(ssrc, CNAME, AUDIO_PT, 48_000)),
     );
     this.watchTrack(track, ssrc, false);
-    return {
-      track,
-      ssrc,
-      payloadType: AUDIO_PT,
-      sequenceOffset: 0,
-      timestampOffset: 0,
-      discontinuity: false,
-    };
+    return newOutgoing(track, ssrc, AUDIO_PT);
   }
 
   /**
