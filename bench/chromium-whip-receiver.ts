@@ -1,10 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { CHROMIUM_PATH } from "../test/helpers/chromium.js";
+import type { Page } from "playwright-core";
+import { launchChromium } from "../test/helpers/chromium.js";
 
 /**
  * A WHIP endpoint whose receiving peer is headless Chromium: the offer is handed to an
@@ -34,10 +31,9 @@ export interface ReceiverSample {
 const PAGE = `<!doctype html><video id="v" autoplay muted playsinline></video>`;
 
 export class ChromiumWhipReceiver {
-  private browser: BrowserContext | undefined;
+  private browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   private page: Page | undefined;
   private server: Server | undefined;
-  private profile: string | undefined;
   private sessions = 0;
 
   constructor(private readonly host: string) {}
@@ -49,23 +45,9 @@ export class ChromiumWhipReceiver {
   }
 
   async start(): Promise<void> {
-    this.profile = await mkdtemp(join(tmpdir(), "spoke-bench-chromium-"));
-    this.browser = await chromium.launchPersistentContext(this.profile, {
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        // Real host addresses in the answer, not mDNS names the agent cannot resolve.
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-      ],
-    });
-    this.page = await this.browser.newPage();
+    // Real host addresses in the answer, not mDNS names the agent cannot resolve.
+    this.browser = await launchChromium(["--disable-features=WebRtcHideLocalIpsWithMdns"]);
+    this.page = await this.browser.context.newPage();
     await this.page.setContent(PAGE);
     await this.page.addScriptTag({ content: RECEIVER_SCRIPT });
     this.server = createServer((req, res) => {
@@ -90,7 +72,6 @@ export class ChromiumWhipReceiver {
   async stop(): Promise<void> {
     await new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));
     await this.browser?.close().catch(() => undefined);
-    if (this.profile) await rm(this.profile, { recursive: true, force: true });
   }
 
   private async handle(

@@ -12,31 +12,26 @@
  * divides them among the processes sharing them, so the PSS total is what the box really gives Spoke.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
 import { exited, spawnAgent, waitForControlSocket } from "../test/helpers/agent-process.js";
 import { childPids, cpuSeconds } from "../test/helpers/proc.js";
 import { WeriftWhipHub } from "../test/helpers/werift-whip-hub.js";
-import { benchConfig } from "./bench-config.js";
+import { benchConfigFromArgs, feedOptions } from "./bench-config.js";
+import { durationSummary } from "./stats.js";
 
 const { values } = parseArgs({
   options: {
-    feeds: { type: "string", default: "3" },
+    ...feedOptions(3),
     kills: { type: "string", default: "10" },
     settle: { type: "string", default: "11" },
     seconds: { type: "string", default: "10" },
-    width: { type: "string", default: "1280" },
-    height: { type: "string", default: "720" },
-    bitrate: { type: "string", default: "2000" },
   },
 });
 const feedCount = Number(values.feeds);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 /** Arrival times (ms, monotonic) of each publication's RTP, by the SSRC the publisher keeps per feed. */
@@ -77,10 +72,6 @@ function recovery(at: number): number | undefined {
   return best && best.gap > 100 ? best.resumedAt - at : undefined;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
 async function main(): Promise<void> {
   let firstRtpAt: number | undefined;
   const hub = new WeriftWhipHub({
@@ -93,16 +84,7 @@ async function main(): Promise<void> {
     },
   });
   await hub.start();
-  const dir = mkdtempSync(join(tmpdir(), "spoke-bench-"));
-  const config = benchConfig({
-    count: feedCount,
-    pattern: "smpte",
-    width: Number(values.width),
-    height: Number(values.height),
-    bitrateKbps: Number(values.bitrate),
-    whipUrl: hub.endpoint,
-    dir,
-  });
+  const { config, dir } = benchConfigFromArgs(values, hub.endpoint);
   const agent: ChildProcess = spawnAgent(config, dir, { from: "dist" });
   const agentPid = agent.pid ?? 0;
   try {
@@ -161,10 +143,7 @@ async function main(): Promise<void> {
         if (took === undefined) throw new Error(`feed did not come back after ${signal} of ${victim}`);
         times.push(took);
       }
-      times.sort((a, b) => a - b);
-      console.log(
-        `  ${signal} → first RTP again     p50 ${percentile(times, 50).toFixed(0)} ms, p95 ${percentile(times, 95).toFixed(0)} ms (n=${times.length}, max ${times.at(-1)?.toFixed(0)} ms)`,
-      );
+      console.log(`  ${signal} → first RTP again     ${durationSummary(times)}`);
     }
   } finally {
     agent.kill("SIGTERM");

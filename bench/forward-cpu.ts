@@ -8,31 +8,25 @@
  * CPU is in % of one core, measured from /proc over the steady part of the run (after warm-up).
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
 import { exited, spawnAgent, waitForControlSocket } from "../test/helpers/agent-process.js";
 import { childPids, cpuSeconds } from "../test/helpers/proc.js";
 import { WeriftWhipHub } from "../test/helpers/werift-whip-hub.js";
-import { benchConfig } from "./bench-config.js";
+import { benchConfigFromArgs, feedOptions } from "./bench-config.js";
 
 const { values } = parseArgs({
   options: {
-    feeds: { type: "string", default: "1" },
+    ...feedOptions(1),
     seconds: { type: "string", default: "20" },
     warmup: { type: "string", default: "3" },
-    width: { type: "string", default: "1280" },
-    height: { type: "string", default: "720" },
     pattern: { type: "string", default: "smpte" },
-    bitrate: { type: "string", default: "2000" },
   },
 });
 const feedCount = Number(values.feeds);
 const seconds = Number(values.seconds);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percent = (cpu: number) => `${((cpu / seconds) * 100).toFixed(1)} %`;
 
 async function main(): Promise<void> {
@@ -45,16 +39,7 @@ async function main(): Promise<void> {
     },
   });
   await hub.start();
-  const dir = mkdtempSync(join(tmpdir(), "spoke-bench-"));
-  const config = benchConfig({
-    count: feedCount,
-    pattern: values.pattern,
-    width: Number(values.width),
-    height: Number(values.height),
-    bitrateKbps: Number(values.bitrate),
-    whipUrl: hub.endpoint,
-    dir,
-  });
+  const { config, dir } = benchConfigFromArgs(values, hub.endpoint, values.pattern);
   const agent: ChildProcess = spawnAgent(config, dir, { from: "dist" });
   const agentPid = agent.pid ?? 0;
   try {

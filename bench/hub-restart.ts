@@ -10,39 +10,27 @@
  * back → first decoded frame of each feed (p50/p95), and of the last feed of each run.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
 import { exited, spawnAgent, waitForControlSocket } from "../test/helpers/agent-process.js";
 import { GstDecoder } from "../test/helpers/gst-decoder.js";
 import { WeriftWhipHub } from "../test/helpers/werift-whip-hub.js";
-import { benchConfig } from "./bench-config.js";
+import { benchConfigFromArgs, feedOptions } from "./bench-config.js";
+import { durationSummary } from "./stats.js";
 
 const { values } = parseArgs({
   options: {
-    feeds: { type: "string", default: "3" },
+    ...feedOptions(3),
     runs: { type: "string", default: "5" },
     down: { type: "string", default: "3" },
     settle: { type: "string", default: "3" },
-    width: { type: "string", default: "1280" },
-    height: { type: "string", default: "720" },
-    bitrate: { type: "string", default: "2000" },
   },
 });
 const feedCount = Number(values.feeds);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 function summary(name: string, times: number[]): void {
-  const sorted = [...times].sort((a, b) => a - b);
-  console.log(
-    `  ${name.padEnd(36)} p50 ${percentile(sorted, 50).toFixed(0)} ms, p95 ${percentile(sorted, 95).toFixed(0)} ms (n=${sorted.length}, max ${sorted.at(-1)?.toFixed(0)} ms)`,
-  );
+  console.log(`  ${name.padEnd(36)} ${durationSummary(times)}`);
 }
 
 /** A hub whose sessions each get their own decoder, by the SSRC their video comes with. */
@@ -81,16 +69,7 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
 async function main(): Promise<void> {
   let current = await hubWithDecoders();
   const port = current.hub.port;
-  const dir = mkdtempSync(join(tmpdir(), "spoke-bench-"));
-  const config = benchConfig({
-    count: feedCount,
-    pattern: "smpte",
-    width: Number(values.width),
-    height: Number(values.height),
-    bitrateKbps: Number(values.bitrate),
-    whipUrl: current.hub.endpoint,
-    dir,
-  });
+  const { config, dir } = benchConfigFromArgs(values, current.hub.endpoint);
   const agent: ChildProcess = spawnAgent(config, dir, { from: "dist" });
   const socket = config.control.socketPath;
   const sessionState = async () => {

@@ -13,26 +13,23 @@
  * decoded frame (Chromium's getStats, polled every 5 ms). All times are wall-clock ms on one machine.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadavg } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { Page } from "playwright-core";
 import { sendControlCommand } from "../agent/adapters/control/control-client.js";
 import { readBody } from "../devhub/http.js";
 import { exited, spawnAgent, waitForControlSocket } from "../test/helpers/agent-process.js";
 import { launchChromium } from "../test/helpers/chromium.js";
-import { benchConfig } from "./bench-config.js";
+import { benchConfigFromArgs, feedOptions } from "./bench-config.js";
+import { percentile } from "./stats.js";
 
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "5" },
-    feeds: { type: "string", default: "3" },
-    width: { type: "string", default: "1280" },
-    height: { type: "string", default: "720" },
-    bitrate: { type: "string", default: "2000" },
+    ...feedOptions(3),
     idle: { type: "string", default: "4" },
   },
 });
@@ -65,7 +62,6 @@ const STEP_NAMES: Record<Step, string> = {
 
 /** Wall-clock ms with sub-ms resolution, comparable with the page's and with pino's `time`. */
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The page's side, served as its script (plain JS, so no transpiler helper ends up in the browser): one
@@ -196,10 +192,6 @@ function watchAgentLog(agent: ChildProcess, onLine: (line: Record<string, unknow
   });
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
 const sortedOf = (list: readonly number[]) => [...list].sort((a, b) => a - b);
 
 interface RunFeed {
@@ -214,16 +206,7 @@ async function main(): Promise<void> {
   const hubTimes = new Map<string, Partial<Record<Step, number>>>();
   const hub = await startHub(page, hubTimes);
   await page.goto(`${hub.url}/`);
-  const dir = mkdtempSync(join(tmpdir(), "spoke-bench-"));
-  const base = benchConfig({
-    count: feedCount,
-    pattern: "smpte",
-    width: Number(values.width),
-    height: Number(values.height),
-    bitrateKbps: Number(values.bitrate),
-    whipUrl: `${hub.url}/whip/x`,
-    dir,
-  });
+  const { config: base, dir } = benchConfigFromArgs(values, `${hub.url}/whip/x`);
   const config = {
     ...base,
     logLevel: "info" as const,

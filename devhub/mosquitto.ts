@@ -25,10 +25,14 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000): Promise<void> {
+/**
+ * Resolves once `port` on loopback accepts a TCP connection; rejects when `child` (the server that is
+ * to listen there) exits first, or after `timeoutMs`.
+ */
+export async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with code ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited with code ${child.exitCode}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = createConnection(port, "127.0.0.1");
       socket.once("connect", () => {
@@ -40,7 +44,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000):
     if (open) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`mosquitto did not listen on port ${port} within ${timeoutMs} ms`);
+  throw new Error(`${child.spawnfile} did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
 /**

@@ -61,9 +61,8 @@ export function transition(state: SessionState, input: SessionInput): Transition
     case "starting":
       return fromStarting(input);
     case "live":
-      return fromLive(input);
     case "degraded":
-      return fromDegraded(input);
+      return fromOnAir(state.kind, input);
     case "stopping":
       if (input.type !== "stopped") return undefined;
       return { state: state.failure ? { kind: "error", failure: state.failure } : { kind: "idle" } };
@@ -95,7 +94,8 @@ function fromStarting(input: SessionInput): Transition | undefined {
   }
 }
 
-function fromLive(input: SessionInput): Transition | undefined {
+/** `live` and `degraded` are both on air: they answer alike but for the feed events, which move between them. */
+function fromOnAir(kind: "live" | "degraded", input: SessionInput): Transition | undefined {
   switch (input.type) {
     case "buttonPressed":
     case "stopRequested":
@@ -103,32 +103,13 @@ function fromLive(input: SessionInput): Transition | undefined {
     case "connectionLost":
       return stopWithFailure(input.error);
     case "feedsLost":
-      return { state: { kind: "degraded" } };
+      return kind === "live" ? { state: { kind: "degraded" } } : undefined;
+    case "feedsRestored":
+      return kind === "degraded" ? { state: { kind: "live" } } : undefined;
     case "startRequested":
     case "published":
     case "publishFailed":
     case "stopped":
-    case "feedsRestored":
-      return undefined;
-    default:
-      return assertNever(input);
-  }
-}
-
-function fromDegraded(input: SessionInput): Transition | undefined {
-  switch (input.type) {
-    case "buttonPressed":
-    case "stopRequested":
-      return STOP;
-    case "connectionLost":
-      return stopWithFailure(input.error);
-    case "feedsRestored":
-      return { state: { kind: "live" } };
-    case "startRequested":
-    case "published":
-    case "publishFailed":
-    case "stopped":
-    case "feedsLost":
       return undefined;
     default:
       return assertNever(input);

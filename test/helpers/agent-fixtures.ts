@@ -5,6 +5,7 @@ import pino from "pino";
 import type { SpokeConfig } from "../../agent/config/schema.js";
 import { parseConfig } from "../../agent/config/validate.js";
 import { type MediaEnvironment, type PlannedFeedSettings, planFeeds } from "../../agent/core/feed-plan.js";
+import type { RunningAgent } from "../../agent/main.js";
 import type { FeedPlan } from "../../pipelines/feed-pipeline.js";
 import { configInput } from "./config.js";
 
@@ -80,4 +81,18 @@ export function plannedPipeline(config: SpokeConfig, index = 0): FeedPlan {
     maxBitrateKbps: settings.profile.policy.maxBitrateKbps,
     keyframeIntervalSeconds: settings.feed.keyframeIntervalSeconds,
   };
+}
+
+/**
+ * The session states an agent goes through from now on, each once in a row (polled every 10 ms); the
+ * polling ends with the test's cleanups, where its stop is pushed.
+ */
+export function recordSessionStates(agent: RunningAgent, cleanups: (() => Promise<void>)[]): string[] {
+  const states: string[] = [];
+  const poll = setInterval(() => {
+    const state = agent.session.report().state;
+    if (states.at(-1) !== state) states.push(state);
+  }, 10);
+  cleanups.push(async () => clearInterval(poll));
+  return states;
 }

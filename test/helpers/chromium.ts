@@ -8,9 +8,12 @@ export const CHROMIUM_PATH = process.env.SPOKE_CHROMIUM ?? "/usr/bin/chromium";
 
 /**
  * Debian's Chromium, headless, as root on a closed network: no sandbox (root), no GPU, no QUIC, and no
- * background networking (its connections are refused here). A fresh profile each time.
+ * background networking (its connections are refused here). A fresh profile each time. `extraArgs`
+ * are further command-line switches, for a caller that needs one more (the benchmarks).
  */
-export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+export async function launchChromium(
+  extraArgs: readonly string[] = [],
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = await mkdtemp(join(tmpdir(), "spoke-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
@@ -24,6 +27,7 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       "--disable-component-update",
       "--disable-sync",
       "--autoplay-policy=no-user-gesture-required",
+      ...extraArgs,
     ],
   });
   return {

@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../../devhub/mosquitto.js";
+import { freePort, waitForPort } from "../../devhub/mosquitto.js";
+import { stopChild } from "./child-process.js";
 
 const run = promisify(execFile);
 
@@ -61,8 +61,8 @@ export class Coturn {
     child.stdout?.setEncoding("utf8").on("data", keep);
     child.stderr?.setEncoding("utf8").on("data", keep);
     try {
-      await waitForTcp(this.port, child);
-      await waitForTcp(this.tlsPort, child);
+      await waitForPort(this.port, child, 10_000);
+      await waitForPort(this.tlsPort, child, 10_000);
     } catch (error) {
       throw new Error(`turnserver did not start: ${String(error)}\n${this.output}`);
     }
@@ -80,30 +80,7 @@ export class Coturn {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
+    if (this.child) await stopChild(this.child, "SIGTERM");
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-async function waitForTcp(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`turnserver exited with code ${child.exitCode}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = createConnection(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { freePort } from "../../devhub/mosquitto.js";
+import { stopChild } from "./child-process.js";
 
 /**
  * A `gst-launch-1.0` receiving RTP on a loopback port: what the test pushes is decoded by GStreamer, and
@@ -38,11 +39,7 @@ abstract class GstLaunchReceiver {
 
   async stop(): Promise<void> {
     this.sender.close();
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
+    if (this.child) await stopChild(this.child, "SIGKILL");
   }
 }
 

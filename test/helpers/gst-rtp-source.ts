@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import type { AddressInfo } from "node:net";
+import { stopChild } from "./child-process.js";
 
 /**
  * A GStreamer test feed as RTP, for a publisher driven without the agent: `gst-launch-1.0` encodes a
@@ -35,12 +36,7 @@ export class GstRtpSource {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGKILL");
-      await exited;
-    }
+    if (this.child) await stopChild(this.child, "SIGKILL");
     for (const socket of this.sockets) socket.close();
   }
 

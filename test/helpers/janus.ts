@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../devhub/mosquitto.js";
+import { stopChild } from "./child-process.js";
 
 /** Where Debian's `janus` package puts its plugins and transports. */
 const JANUS_LIB = "/usr/lib/x86_64-linux-gnu/janus";
@@ -136,12 +137,7 @@ room-${JANUS_ROOM}: {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGKILL");
-      await exited;
-    }
+    if (this.child) await stopChild(this.child, "SIGKILL");
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 

@@ -1,4 +1,24 @@
-/** RTCP a receiver would send, built for tests: receiver reports and REMB. */
+/** RTCP a receiver would send, built for tests: receiver reports, REMB and FIR. */
+
+/**
+ * A zeroed RTCP packet of `size` bytes with its common header (RFC 3550 §6.4.1) written: version 2,
+ * `countOrFormat` (report count, or the feedback message type), `packetType`, the length in 32-bit
+ * words minus one, and the sender's SSRC.
+ */
+function rtcpPacket(
+  countOrFormat: number,
+  packetType: number,
+  size: number,
+  senderSsrc: number,
+): { bytes: Uint8Array; view: DataView } {
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  bytes[0] = 0x80 | countOrFormat;
+  bytes[1] = packetType;
+  view.setUint16(2, size / 4 - 1);
+  view.setUint32(4, senderSsrc);
+  return { bytes, view };
+}
 
 export interface BlockToWrite {
   ssrc: number;
@@ -11,12 +31,7 @@ export interface BlockToWrite {
 }
 
 export function writeReceiverReport(senderSsrc: number, blocks: readonly BlockToWrite[]): Uint8Array {
-  const bytes = new Uint8Array(8 + blocks.length * 24);
-  const view = new DataView(bytes.buffer);
-  bytes[0] = 0x80 | blocks.length;
-  bytes[1] = 201;
-  view.setUint16(2, bytes.length / 4 - 1);
-  view.setUint32(4, senderSsrc);
+  const { bytes, view } = rtcpPacket(blocks.length, 201, 8 + blocks.length * 24, senderSsrc);
   blocks.forEach((block, i) => {
     const at = 8 + i * 24;
     view.setUint32(at, block.ssrc);
@@ -37,12 +52,7 @@ export function writeRemb(senderSsrc: number, bitrateBps: number, ssrcs: readonl
     mantissa = Math.floor(mantissa / 2);
     exponent += 1;
   }
-  const bytes = new Uint8Array(20 + ssrcs.length * 4);
-  const view = new DataView(bytes.buffer);
-  bytes[0] = 0x80 | 15;
-  bytes[1] = 206;
-  view.setUint16(2, bytes.length / 4 - 1);
-  view.setUint32(4, senderSsrc);
+  const { bytes, view } = rtcpPacket(15, 206, 20 + ssrcs.length * 4, senderSsrc);
   view.setUint32(8, 0);
   view.setUint32(12, 0x52454d42);
   bytes[16] = ssrcs.length;
@@ -59,12 +69,7 @@ export function writeFir(
   senderSsrc: number,
   entries: readonly { ssrc: number; sequence: number }[],
 ): Uint8Array {
-  const bytes = new Uint8Array(12 + entries.length * 8);
-  const view = new DataView(bytes.buffer);
-  bytes[0] = 0x80 | 4;
-  bytes[1] = 206;
-  view.setUint16(2, bytes.length / 4 - 1);
-  view.setUint32(4, senderSsrc);
+  const { bytes, view } = rtcpPacket(4, 206, 12 + entries.length * 8, senderSsrc);
   view.setUint32(8, 0); // media source SSRC: unused in FIR (RFC 5104 §4.3.1.2)
   entries.forEach((entry, i) => {
     view.setUint32(12 + i * 8, entry.ssrc);

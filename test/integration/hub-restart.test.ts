@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { SpokeConfig } from "../../agent/config/schema.js";
 import { type RunningAgent, startAgent } from "../../agent/main.js";
-import { QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import { QUICK_TIMINGS, recordSessionStates, testConfig, testLog } from "../helpers/agent-fixtures.js";
 import { GstDecoder } from "../helpers/gst-decoder.js";
 import { waitFor } from "../helpers/wait.js";
 import { WeriftWhipHub, type WhipHubOptions } from "../helpers/werift-whip-hub.js";
@@ -35,17 +35,6 @@ async function agentFor(config: SpokeConfig): Promise<RunningAgent> {
   return agent;
 }
 
-/** The session states the agent went through, each once in a row. */
-function recordStates(agent: RunningAgent): string[] {
-  const states: string[] = [];
-  const poll = setInterval(() => {
-    const state = agent.session.report().state;
-    if (states.at(-1) !== state) states.push(state);
-  }, 10);
-  cleanups.push(async () => clearInterval(poll));
-  return states;
-}
-
 /** Open UDP sockets in this process: each peer connection holds one per ICE host candidate. */
 function udpSockets(): number {
   return process.getActiveResourcesInfo().filter((resource) => resource === "UDPWrap").length;
@@ -55,7 +44,7 @@ describe("a hub that restarts mid-session", () => {
   it("is waited for while down; video resumes when it is back, with one session there, and stop leaves nothing", async () => {
     const first = await hubWithDecoder();
     const agent = await agentFor(testConfig(first.hub.endpoint));
-    const states = recordStates(agent);
+    const states = recordSessionStates(agent, cleanups);
     // The second hub's decoder will hold one more socket of its own.
     const socketsBefore = udpSockets() + 1;
     agent.pressButton();
@@ -92,7 +81,7 @@ describe("a hub that restarts mid-session", () => {
   it("gets a hub that went quiet for a moment back with an ICE restart: the same session, no new POST", async () => {
     const { hub, decoder } = await hubWithDecoder();
     const agent = await agentFor(testConfig(hub.endpoint));
-    const states = recordStates(agent);
+    const states = recordSessionStates(agent, cleanups);
     agent.pressButton();
     await waitFor("frames", () => decoder.frames >= 15);
     const [session] = hub.sessions.values();
@@ -120,7 +109,7 @@ describe("a hub that restarts mid-session", () => {
       unavailable: { times: 1, status: 503, retryAfter: "1" },
     });
     const agent = await agentFor(testConfig(hub.endpoint));
-    const states = recordStates(agent);
+    const states = recordSessionStates(agent, cleanups);
     agent.pressButton();
     await waitFor("live", () => agent.session.report().state === "live", 40_000);
     await waitFor("frames", () => decoder.frames >= 15);

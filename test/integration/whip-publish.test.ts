@@ -4,7 +4,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { WeriftPublisher } from "../../agent/adapters/webrtc/werift-publisher.js";
 import type { SpokeConfig } from "../../agent/config/schema.js";
 import { type AgentOptions, type RunningAgent, startAgent } from "../../agent/main.js";
-import { plannedFeed, QUICK_TIMINGS, testConfig, testLog } from "../helpers/agent-fixtures.js";
+import {
+  plannedFeed,
+  QUICK_TIMINGS,
+  recordSessionStates,
+  testConfig,
+  testLog,
+} from "../helpers/agent-fixtures.js";
 import { breakAnswerBodies } from "../helpers/broken-fetch.js";
 import { GstDecoder, GstOpusDecoder } from "../helpers/gst-decoder.js";
 import { childPids, isAlive, requiredPid } from "../helpers/proc.js";
@@ -149,12 +155,7 @@ describe("publishing over WHIP", () => {
   it("notices a hub that dropped the session in about 2 s, stays up (degraded) and publishes again", async () => {
     const { hub, decoder } = await hubWithDecoder();
     const agent = await agentFor(testConfig(hub.endpoint));
-    const states: string[] = [];
-    const poll = setInterval(() => {
-      const state = agent.session.report().state;
-      if (states.at(-1) !== state) states.push(state);
-    }, 20);
-    cleanups.push(async () => clearInterval(poll));
+    const states = recordSessionStates(agent, cleanups);
     agent.pressButton();
     await waitFor("frames", () => decoder.frames >= 10);
     const [first] = hub.sessions.values();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { checkAnswerMedia, unusableAnswer } from "../../agent/core/whip/answer-media.js";
 import { normaliseIceUrl, parseIceServerLinks } from "../../agent/core/whip/link-header.js";
 import {
   BACKOFF_MAX_MS,
@@ -260,5 +261,36 @@ describe("WHIP retry plan", () => {
     expect(high - low).toBeGreaterThan(3_000);
     expect(low).toBeGreaterThanOrEqual(BACKOFF_MIN_MS);
     expect(high).toBeLessThanOrEqual(BACKOFF_MAX_MS);
+  });
+});
+
+describe("the hub's SDP answer, checked before the WebRTC stack gets it", () => {
+  const answer = (video: number, audio?: number) =>
+    [
+      "v=0",
+      `m=video ${video} UDP/TLS/RTP/SAVPF 96`,
+      ...(audio === undefined ? [] : [`m=audio ${audio} UDP/TLS/RTP/SAVPF 111`]),
+    ].join("\r\n");
+
+  it("fails with SPOKE_WHIP_BAD_ANSWER when the video is rejected (port 0)", () => {
+    expect(() => checkAnswerMedia(answer(0, 9), true)).toThrow(
+      expect.objectContaining({ code: "SPOKE_WHIP_BAD_ANSWER" }),
+    );
+  });
+
+  it("warns with SPOKE_WHIP_AUDIO_REJECTED when offered audio is rejected or missing, and goes on", () => {
+    expect(checkAnswerMedia(answer(9, 0), true).audioRejected?.code).toBe("SPOKE_WHIP_AUDIO_REJECTED");
+    expect(checkAnswerMedia(answer(9), true).audioRejected?.code).toBe("SPOKE_WHIP_AUDIO_REJECTED");
+  });
+
+  it("has nothing to say when what was offered was taken, or audio was not offered", () => {
+    expect(checkAnswerMedia(answer(9, 9), true)).toEqual({});
+    expect(checkAnswerMedia(answer(9), false)).toEqual({});
+  });
+
+  it("names what the stack threw when it refuses the answer", () => {
+    const error = unusableAnswer(new Error("no fingerprint"));
+    expect(error).toMatchObject({ code: "SPOKE_WHIP_BAD_ANSWER" });
+    expect(error.message).toContain("no fingerprint");
   });
 });

@@ -10,6 +10,7 @@ import {
 } from "../../core/congestion/index.js";
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
+import { checkAnswerMedia, unusableAnswer } from "../../core/whip/answer-media.js";
 import { buildSdpFrag, candidateLine, type OfferIce, readOfferIce } from "../../core/whip/sdpfrag.js";
 import {
   deleteSession,
@@ -43,6 +44,11 @@ interface Outgoing {
   timestampOffset: number;
   last?: { sequence: number; timestamp: number };
   discontinuity: boolean;
+}
+
+/** A track's sending state before its first packet: nothing to rewrite yet. */
+function newOutgoing(track: Track, ssrc: number, payloadType: number): Outgoing {
+  return { track, ssrc, payloadType, sequenceOffset: 0, timestampOffset: 0, discontinuity: false };
 }
 
 /**
@@ -225,14 +231,7 @@ export class NodeDatachannelPublisher implements Publisher {
     sr.addToChain(new ndc.RtcpNackResponder());
     track.setMediaHandler(sr);
     this.watchTrack(track, ssrc, true);
-    return {
-      track,
-      ssrc,
-      payloadType: VIDEO_PT,
-      sequenceOffset: 0,
-      timestampOffset: 0,
-      discontinuity: false,
-    };
+    return newOutgoing(track, ssrc, VIDEO_PT);
   }
 
   private addAudio(ndc: Ndc, pc: PeerConnection): Outgoing {
@@ -247,14 +246,7 @@ export class NodeDatachannelPublisher implements Publisher {
       new ndc.RtcpSrReporter(new ndc.RtpPacketizationConfig(ssrc, CNAME, AUDIO_PT, 48_000)),
     );
     this.watchTrack(track, ssrc, false);
-    return {
-      track,
-      ssrc,
-      payloadType: AUDIO_PT,
-      sequenceOffset: 0,
-      timestampOffset: 0,
-      discontinuity: false,
-    };
+    return newOutgoing(track, ssrc, AUDIO_PT);
   }
 
   /**
@@ -289,18 +281,9 @@ export class NodeDatachannelPublisher implements Publisher {
   }
 
   private applyAnswer(pc: PeerConnection, sdp: string): void {
-    if (!/^m=video [1-9]/m.test(sdp)) {
-      throw new SpokeError(
-        "SPOKE_WHIP_BAD_ANSWER",
-        "the hub's SDP answer accepts no video (no H.264 at the hub?)",
-      );
-    }
-    if (this.audio && !/^m=audio [1-9]/m.test(sdp)) {
-      const rejected = new SpokeError(
-        "SPOKE_WHIP_AUDIO_REJECTED",
-        "the hub's SDP answer rejects the audio (no Opus at the hub?): publishing video only",
-      );
-      this.log.warn({ error: rejected.toInfo() }, "publishing without sound");
+    const { audioRejected } = checkAnswerMedia(sdp, this.audio !== undefined);
+    if (audioRejected) {
+      this.log.warn({ error: audioRejected.toInfo() }, "publishing without sound");
       this.audio = undefined;
     }
     const agreed = new RegExp(`^a=extmap:(\\d+)(?:/\\w+)? ${TWCC_URI.replace(/[.]/g, "\\.")}`, "m").exec(sdp);
@@ -310,10 +293,7 @@ export class NodeDatachannelPublisher implements Publisher {
     try {
       pc.setRemoteDescription(sdp, "answer");
     } catch (cause) {
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new SpokeError("SPOKE_WHIP_BAD_ANSWER", `the hub's SDP answer cannot be used: ${reason}`, {
-        cause,
-      });
+      throw unusableAnswer(cause);
     }
   }
 

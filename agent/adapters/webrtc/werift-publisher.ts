@@ -16,6 +16,7 @@ import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import type { FeedIceStatus } from "../../core/feed-status.js";
 import { iceStatus } from "../../core/ice-status.js";
 import { startsKeyframe } from "../../core/pacer.js";
+import { checkAnswerMedia, unusableAnswer } from "../../core/whip/answer-media.js";
 import {
   hubTurnGraceMs,
   normalisedServers,
@@ -474,30 +475,15 @@ export class WeriftPublisher implements Publisher {
   }
 
   private async applyAnswer(sdp: string): Promise<void> {
-    // werift accepts almost any answer and only fails later at ICE: check that the hub took our video
-    // (a rejected media section has port 0), so the error says what is wrong.
-    if (!/^m=video [1-9]/m.test(sdp)) {
-      throw new SpokeError(
-        "SPOKE_WHIP_BAD_ANSWER",
-        "the hub's SDP answer accepts no video (no H.264 at the hub?)",
-      );
-    }
-    if (this.audio && !/^m=audio [1-9]/m.test(sdp)) {
-      // A hub without Opus (or one that takes video only) still gets the picture.
-      const rejected = new SpokeError(
-        "SPOKE_WHIP_AUDIO_REJECTED",
-        "the hub's SDP answer rejects the audio (no Opus at the hub?): publishing video only",
-      );
-      this.log.warn({ error: rejected.toInfo() }, "publishing without sound");
+    const { audioRejected } = checkAnswerMedia(sdp, this.audio !== undefined);
+    if (audioRejected) {
+      this.log.warn({ error: audioRejected.toInfo() }, "publishing without sound");
       this.audio = undefined;
     }
     try {
       await this.pc.setRemoteDescription({ type: "answer", sdp });
     } catch (cause) {
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new SpokeError("SPOKE_WHIP_BAD_ANSWER", `the hub's SDP answer cannot be used: ${reason}`, {
-        cause,
-      });
+      throw unusableAnswer(cause);
     }
   }
 
