@@ -16,6 +16,14 @@ export const HUB_SILENCE_MS = 2000;
 export const ICE_DISCONNECTED_GRACE_MS = 1000;
 /** A pause in sending longer than this restarts the silence count: a hub need not report on nothing. */
 export const SENDING_GAP_MS = 500;
+/**
+ * A hub whose RTCP comes less often than every second (RFC 3550 allows 5 s, randomised to 7.5 s) is
+ * given twice the longest gap it has shown between reports, up to this: its quiet between two reports
+ * is no lost hub, and a reconnection loop would be worse than a slower notice.
+ */
+export const MAX_HUB_SILENCE_MS = 15_000;
+/** How many of the hub's recent gaps between reports set its own silence limit. */
+const CADENCE_SAMPLES = 8;
 
 export type LossReason = "silence" | "ice-disconnected" | "ice-failed" | "closed";
 
@@ -42,6 +50,8 @@ export class LivenessDetector {
   private sendingSinceMs: number | undefined;
   private disconnectedSinceMs: number | undefined;
   private failed: LossReason | undefined;
+  /** The hub's recent gaps between reports while we sent: kept across peers, it is the hub's habit. */
+  private readonly cadence: number[] = [];
 
   constructor(options: LivenessOptions = {}) {
     this.silenceMs = options.silenceMs ?? HUB_SILENCE_MS;
@@ -59,7 +69,19 @@ export class LivenessDetector {
   }
 
   rtcp(nowMs: number): void {
+    const last = this.lastRtcpMs;
+    // Only a gap during which we kept sending says how often the hub reports on what it receives.
+    if (last !== undefined && this.sendingSinceMs !== undefined && this.sendingSinceMs <= last) {
+      this.cadence.push(nowMs - last);
+      if (this.cadence.length > CADENCE_SAMPLES) this.cadence.shift();
+    }
     this.lastRtcpMs = nowMs;
+  }
+
+  /** How long a silence means a lost hub: 2 s, or twice this hub's longest recent gap between reports. */
+  silenceLimitMs(): number {
+    const longest = Math.max(0, ...this.cadence);
+    return Math.min(MAX_HUB_SILENCE_MS, Math.max(this.silenceMs, 2 * longest));
   }
 
   /** When the hub last sent RTCP; undefined since the last reset. */
@@ -100,7 +122,7 @@ export class LivenessDetector {
     if (this.lastSentMs === undefined || this.sendingSinceMs === undefined) return false;
     if (nowMs - this.lastSentMs > this.gapMs) return false;
     const heardSince = Math.max(this.lastRtcpMs ?? Number.NEGATIVE_INFINITY, this.sendingSinceMs);
-    return nowMs - heardSince >= this.silenceMs;
+    return nowMs - heardSince >= this.silenceLimitMs();
   }
 }
 

@@ -3,6 +3,7 @@ import {
   FAST_RECONNECT_ATTEMPTS,
   ICE_RESTART_MEDIA_MS,
   LivenessDetector,
+  MAX_HUB_SILENCE_MS,
   planRecovery,
   planStartRetry,
   RECOVERY_IDLE,
@@ -46,6 +47,32 @@ describe("hub liveness", () => {
     ],
   ] as const)("%s: alive %s", (_name, options, alive) => {
     expect(trace(options).alive).toBe(alive);
+  });
+
+  it("gives a hub that reports only every 5 s twice its own gap, and keeps that habit for its next peer", () => {
+    const every5s = Array.from({ length: 5 }, (_, i) => i * 5000);
+    expect(trace({ sendUntil: 40_000, rtcpAt: every5s, at: 29_900 }).alive).toBe(true);
+    expect(trace({ sendUntil: 40_000, rtcpAt: every5s, at: 30_000 })).toEqual({
+      alive: false,
+      reason: "silence",
+    });
+    const detector = new LivenessDetector();
+    for (let t = 0; t <= 10_000; t += 33) {
+      detector.mediaSent(t);
+      if (t % 5000 < 33) detector.rtcp(t);
+    }
+    expect(detector.silenceLimitMs()).toBeGreaterThanOrEqual(9900);
+    detector.reset();
+    expect(detector.silenceLimitMs()).toBeGreaterThanOrEqual(9900);
+  });
+
+  it("never waits longer than its ceiling, whatever gaps the hub showed", () => {
+    const detector = new LivenessDetector();
+    detector.mediaSent(0);
+    detector.rtcp(0);
+    for (let t = 33; t <= 60_000; t += 33) detector.mediaSent(t);
+    detector.rtcp(60_000);
+    expect(detector.silenceLimitMs()).toBe(MAX_HUB_SILENCE_MS);
   });
 
   it("calls a silent hub lost by silence", () => {
