@@ -3,12 +3,14 @@ import type { FeedRole } from "../config/schema.js";
 import {
   allocate,
   createOvershootGuard,
+  createStepHold,
   type FeedDemand,
   type OvershootGuard,
+  type StepHold,
 } from "../core/congestion/index.js";
 import { toSpokeError } from "../core/errors.js";
 import type { FeedNetworkStatus } from "../core/feed-status.js";
-import type { DegradationPolicy } from "../core/profiles.js";
+import { climbRung, type DegradationPolicy } from "../core/profiles.js";
 import type { MediaFeed, PublicationNetwork } from "./ports.js";
 
 /**
@@ -24,6 +26,9 @@ import type { MediaFeed, PublicationNetwork } from "./ports.js";
  * While driving, each feed's measured sent rate is held against the share its encoder was given: an
  * encoder that stays well above it (software x264 on noisy content) is held one rung lower until its
  * output fits again (core/congestion/encoder-overshoot.ts).
+ *
+ * A share that buys a better rung only moves the feed up once it has bought it for a hold time
+ * (core/congestion/step-hold.ts); a share that no longer covers the rung moves it down at once.
  */
 
 export const STEERING_INTERVAL_MS = 1000;
@@ -67,6 +72,7 @@ export class BitrateSteering {
   private stopTimer: (() => void) | undefined;
   private readonly applied = new Map<string, FeedNetworkStatus>();
   private readonly guards = new Map<string, OvershootGuard>();
+  private readonly holds = new Map<string, StepHold>();
   private readonly timer: SteeringTimer;
   private readonly nowMs: () => number;
 
@@ -89,6 +95,7 @@ export class BitrateSteering {
     this.stopTimer = undefined;
     this.applied.clear();
     this.guards.clear();
+    this.holds.clear();
   }
 
   /** What steering last gave a feed, for its health; undefined when it has not steered it. */
@@ -123,29 +130,45 @@ export class BitrateSteering {
     const shares = allocate(total, demands, this.options.siteBudgetKbps);
     live.forEach(({ steered, network }, index) => {
       const share = shares[index];
-      if (!share) return;
+      const demand = demands[index];
+      if (!share || !demand) return;
+      const step = this.heldStep(steered, demand, share.bitrateKbps, share.step, nowMs);
       const before = this.applied.get(steered.id);
       if (drive && before?.targetKbps !== share.bitrateKbps) steered.feed.setBitrate(share.bitrateKbps);
-      if (drive && share.step !== demands[index]?.step) {
-        this.log.info(
-          { feed: steered.id, step: share.step, kbps: share.bitrateKbps },
-          "network: degradation step",
-        );
-        steered.feed.setStep(share.step).catch((error: unknown) => {
+      if (drive && step !== demand.step) {
+        this.log.info({ feed: steered.id, step, kbps: share.bitrateKbps }, "network: degradation step");
+        steered.feed.setStep(step).catch((error: unknown) => {
           this.log.warn({ feed: steered.id, error: toSpokeError(error).toInfo() }, "step change failed");
         });
       }
       const status: FeedNetworkStatus = {
         estimateKbps: network.estimateKbps,
         targetKbps: share.bitrateKbps,
-        step: share.step,
+        step,
       };
       Object.assign(status, linkFigures(network));
-      const bestStep = demands[index]?.bestStep;
+      const bestStep = demand.bestStep;
       if (bestStep !== undefined) status.overshootStep = bestStep;
       this.applied.set(steered.id, status);
       this.log.debug({ feed: steered.id, ...status }, "network steering");
     });
+  }
+
+  /** The step to take: `next` when it is a step down, a better one only once the share has held it. */
+  private heldStep(
+    steered: SteeredFeed,
+    demand: FeedDemand,
+    shareKbps: number,
+    next: number,
+    nowMs: number,
+  ): number {
+    let hold = this.holds.get(steered.id);
+    if (!hold) {
+      hold = createStepHold();
+      this.holds.set(steered.id, hold);
+    }
+    const supported = climbRung(steered.policy, demand.step, shareKbps, demand.bestStep);
+    return hold.update({ nowMs, current: demand.step, next, supported });
   }
 
   /** The best step the feed's encoder has shown it can keep to, from its sent rate against its last share. */

@@ -185,6 +185,26 @@ export function rungFor(
   return Math.max(rungForBitrate(policy, current, targetKbps), Math.min(Math.max(0, bestAllowed), last));
 }
 
+/**
+ * The best rung a target bitrate buys from the current one, however many rungs up: `rungFor` applied
+ * until it stops climbing (each rung with the margin). What a step-up hold (congestion/step-hold.ts)
+ * watches, so that a feed at the bottom of its ladder climbs in one step once the share has held.
+ */
+export function climbRung(
+  policy: DegradationPolicy,
+  current: number,
+  targetKbps: number,
+  bestAllowed = 0,
+): number {
+  let rung = rungFor(policy, current, targetKbps, bestAllowed);
+  for (let climbed = 0; climbed < policy.ladder.length; climbed += 1) {
+    const next = rungFor(policy, rung, targetKbps, bestAllowed);
+    if (next >= rung) break;
+    rung = next;
+  }
+  return rung;
+}
+
 function rungForBitrate(policy: DegradationPolicy, current: number, targetKbps: number): number {
   const last = policy.ladder.length - 1;
   let index = Math.min(Math.max(0, current), last);

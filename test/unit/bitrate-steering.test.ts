@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { BitrateSteering, type SteeredFeed, type SteeringTimer } from "../../agent/app/bitrate-steering.js";
 import type { MediaFeed, PublicationNetwork, Publisher } from "../../agent/app/ports.js";
 import { SessionController } from "../../agent/app/session-controller.js";
+import { STEP_UP_HOLD_MS } from "../../agent/core/congestion/index.js";
 import type { FeedStatus } from "../../agent/core/feed-status.js";
 import { buildLadder, type DegradationPolicy, type Keep, type Mode } from "../../agent/core/profiles.js";
 import { plannedFeed, testConfig } from "../helpers/agent-fixtures.js";
@@ -96,7 +97,8 @@ describe("steering the encoders from the estimates", () => {
       docNet,
     );
     const timer = manualTimer();
-    const steering = new BitrateSteering([doc.steered, us.steered], { timer }, quiet);
+    const clock = { ms: 0 };
+    const steering = new BitrateSteering([doc.steered, us.steered], { timer, nowMs: () => clock.ms }, quiet);
     steering.start();
     expect(timer.periods).toEqual([1000]);
     expect(us.feed.bitrates).toEqual([]);
@@ -120,12 +122,19 @@ describe("steering the encoders from the estimates", () => {
     expect(us.feed.bitrates).toEqual([800]);
     expect(us.feed.steps.length).toBe(1);
 
-    // The link got better: steps come back up one at a time.
+    // The link got better: the bitrates follow at once, the steps once the shares have held for the
+    // step-up hold, straight to the full mode (one new sequence, not one per rung).
     usNet.now = { estimateKbps: 6000 };
     docNet.now = { estimateKbps: 6000 };
+    const stepsBefore = us.feed.steps.length;
+    for (let s = 0; s < STEP_UP_HOLD_MS / 1000; s += 1) {
+      clock.ms += 1000;
+      timer.tick();
+    }
+    expect(us.feed.steps.length).toBe(stepsBefore);
+    clock.ms += 1000;
     timer.tick();
-    timer.tick();
-    timer.tick();
+    expect(us.feed.steps.length).toBe(stepsBefore + 1);
     expect(us.feed.bitrates.at(-1)).toBe(8000);
     expect(us.feed.steps.at(-1)).toBe(0);
     expect(doc.feed.steps.at(-1)).toBe(0);
@@ -243,9 +252,11 @@ describe("steering an encoder that overshoots its share", () => {
     expect(us.feed.steps).toEqual([1]);
     expect(us.feed.bitrates).toEqual([8000]);
     expect(steering.networkOf("us")).toMatchObject({ step: 1, sentKbps: 12_000, overshootStep: 1 });
-    // At the lower rung it fits: after the hold it may climb back.
+    // At the lower rung it fits: after the guard's hold, and then the step-up hold, it may climb back.
     net.now = { estimateKbps: 20_000, sentKbps: 7500 };
     for (let s = 0; s < 12; s += 1) tick();
+    expect(us.feed.steps).toEqual([1]);
+    for (let s = 0; s < STEP_UP_HOLD_MS / 1000; s += 1) tick();
     expect(us.feed.steps).toEqual([1, 0]);
     expect(steering.networkOf("us")?.overshootStep).toBeUndefined();
   });

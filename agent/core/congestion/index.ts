@@ -37,6 +37,14 @@ export {
 } from "./rtcp-reports.js";
 export { createSendTimeLog, type SendTimeLog, type SentPacket } from "./send-time-log.js";
 export {
+  createStepHold,
+  MAX_STEP_UP_HOLD_MS,
+  STEP_UP_HOLD_MS,
+  type StepHold,
+  type StepSample,
+  UNDONE_WITHIN_MS,
+} from "./step-hold.js";
+export {
   type PacketArrival,
   parseTransportFeedback,
   type TransportFeedback,

@@ -24,6 +24,12 @@ export interface SendTimeLog {
   lookup(wireSequence: number): SentPacket | undefined;
   /** The newest unwrapped sequence recorded, if any. */
   newest(): number | undefined;
+  /**
+   * Marks a looked-up packet as reported received; true only the first time. A libwebrtc receiver
+   * reports packets again: a late packet with an old number (a NACK retransmission keeps the
+   * original) moves its feedback window back, and the next feedback repeats everything from there.
+   */
+  acknowledge(sequence: number): boolean;
 }
 
 export const DEFAULT_SEND_LOG_CAPACITY = 8192;
@@ -33,6 +39,7 @@ export function createSendTimeLog(capacity = DEFAULT_SEND_LOG_CAPACITY): SendTim
   const sequences = new Float64Array(size).fill(-1);
   const sendTimes = new Float64Array(size);
   const sizes = new Uint32Array(size);
+  const acknowledged = new Uint8Array(size);
   let newest: number | undefined;
   const slot = (sequence: number) => ((sequence % size) + size) % size;
 
@@ -46,6 +53,7 @@ export function createSendTimeLog(capacity = DEFAULT_SEND_LOG_CAPACITY): SendTim
       sequences[at] = sequence;
       sendTimes[at] = sendTimeUs;
       sizes[at] = sizeBytes;
+      acknowledged[at] = 0;
       if (newest === undefined || sequence > newest) newest = sequence;
       return sequence;
     },
@@ -57,5 +65,11 @@ export function createSendTimeLog(capacity = DEFAULT_SEND_LOG_CAPACITY): SendTim
       return { sequence, sendTimeUs: sendTimes[at] ?? 0, sizeBytes: sizes[at] ?? 0 };
     },
     newest: () => newest,
+    acknowledge(sequence) {
+      const at = slot(sequence);
+      if (sequences[at] !== sequence || acknowledged[at] === 1) return false;
+      acknowledged[at] = 1;
+      return true;
+    },
   };
 }
