@@ -42,6 +42,7 @@ import {
   type WhipSession,
 } from "../whip/whip-client.js";
 import { withWhipRetry } from "../whip/whip-retry.js";
+import { replayEarlyClientHello } from "./early-dtls.js";
 import {
   candidateAllowed,
   iceConnectionServers,
@@ -305,6 +306,8 @@ export class WeriftPublisher implements Publisher {
       .then(() => this.log.info("ICE connected"))
       .catch(() => undefined);
     await this.setLocalOffer(await this.pc.createOffer());
+    // The hub's ClientHello may come before werift listens for DTLS: kept, not lost (see early-dtls).
+    replayEarlyClientHello(this.pc);
     const { sdp: offer, ice } = await this.offerWithCandidates();
     const session = await withWhipRetry(() => publishOffer(this.endpoint, offer), {
       maxAttempts: this.options.postAttempts ?? 1,
