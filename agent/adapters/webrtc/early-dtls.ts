@@ -10,8 +10,8 @@ import type { RTCDtlsTransport, RTCPeerConnection } from "werift";
  * ICE `connect()` has returned (after the answer, its checks and nomination), and until then the ICE
  * connection's data has no DTLS listener: every ClientHello is dropped, and the handshake waits for the
  * client's next retransmission, whose timer doubles each time (50, 100, 200, 400, 800 ms… in
- * libwebrtc). Seen in werift's debug log at the hub's first frame: the DTLS server started ~0.1 s after
- * ICE, then waited 0.6 s for the next ClientHello. Replayed at once, the handshake starts then.
+ * libwebrtc). Replayed, it is answered as the server starts: in werift's debug log (one feed) DTLS was
+ * up 0.18 s after ICE.
  *
  * Only a ClientHello is kept (the latest: a retransmission carries the same handshake), only while the
  * transport is `new`, and it is given only to a DTLS server: as a client werift speaks first.
