@@ -17,6 +17,8 @@ export interface FirstKeyframeGate {
   admit(keyframeStart: boolean, nowMs: number): boolean;
   /** Video packets held back so far. */
   readonly dropped: number;
+  /** Video is sent: the first keyframe (or the wait for it) is over. */
+  readonly open: boolean;
 }
 
 export function createFirstKeyframeGate(maxWaitMs = FIRST_KEYFRAME_MAX_WAIT_MS): FirstKeyframeGate {
@@ -38,6 +40,9 @@ export function createFirstKeyframeGate(maxWaitMs = FIRST_KEYFRAME_MAX_WAIT_MS):
     },
     get dropped() {
       return dropped;
+    },
+    get open() {
+      return open;
     },
   };
 }

@@ -8,7 +8,9 @@ describe("the first keyframe gate of a publication", () => {
     expect(gate.admit(false, 10)).toBe(false);
     gate.connected(20);
     expect(gate.admit(false, 30)).toBe(false);
+    expect(gate.open).toBe(false);
     expect(gate.admit(true, 40)).toBe(true);
+    expect(gate.open).toBe(true);
     expect(gate.admit(false, 50)).toBe(true);
     expect(gate.dropped).toBe(3);
   });

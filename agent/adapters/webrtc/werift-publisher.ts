@@ -357,6 +357,10 @@ export class WeriftPublisher implements Publisher {
     if (this.audio) this.write(this.audio, packet);
   }
 
+  holdingVideo(): boolean {
+    return !this.firstKeyframe.open;
+  }
+
   markDiscontinuity(): void {
     this.video.discontinuity = true;
     if (this.audio) this.audio.discontinuity = true;
