@@ -124,9 +124,11 @@ export class FeedConnection implements Publisher {
   }
 
   writeRtp(packet: Buffer): void {
-    if (!this.active) return;
-    this.liveness.mediaSent(this.clock.now());
-    this.active.writeRtp(packet);
+    const publisher = this.active;
+    if (!publisher) return;
+    publisher.writeRtp(packet);
+    // Video held back until the first keyframe was not sent: the hub has nothing to report on yet.
+    if (!publisher.holdingVideo?.()) this.liveness.mediaSent(this.clock.now());
   }
 
   writeAudioRtp(packet: Buffer): void {

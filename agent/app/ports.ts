@@ -64,6 +64,8 @@ export interface Publisher {
   connect(): Promise<void>;
   /** The feed's H.264 RTP. */
   writeRtp(packet: Buffer): void;
+  /** True while video is held back for the connection's first keyframe (not sent, so not media). */
+  holdingVideo?(): boolean;
   /** The feed's Opus RTP; dropped when the hub took no audio. */
   writeAudioRtp(packet: Buffer): void;
   /** Keeps RTP sequence numbers and timestamps continuous, video and audio, across an encoder restart. */

@@ -18,6 +18,8 @@ class FakePublisher implements Publisher {
   packets = 0;
   closed = false;
   connected = false;
+  /** As the publisher holds video back until the connection's first keyframe. */
+  holding = false;
   constructor(
     readonly events: PublisherEvents,
     private readonly connectAs: ConnectScript,
@@ -35,6 +37,9 @@ class FakePublisher implements Publisher {
     this.packets += 1;
   }
   writeAudioRtp(): void {}
+  holdingVideo(): boolean {
+    return this.holding;
+  }
   markDiscontinuity(): void {}
   async restartIce(): Promise<IceRestartResult> {
     if (this.restartAs === "throws") throw new SpokeError("SPOKE_WHIP_UNREACHABLE", "hub gone");
@@ -100,6 +105,19 @@ describe("a feed's connection to its hub", () => {
     // own media waited too, and a pause in sending restarts the silence count.
     await clock.advance(2500, 2500, () => connection.writeRtp(Buffer.alloc(0)));
     made[0]?.events.onRtcp?.();
+    await run(1000, () => true);
+    expect(connection.link()).toEqual({ state: "connected", reconnects: 0 });
+  });
+
+  it("does not count video held back for the first keyframe as media the hub is silent on", async () => {
+    const { connection, run, made } = rig(["ok"]);
+    await connection.connect();
+    const [publisher] = made;
+    if (!publisher) throw new Error("no publisher");
+    publisher.holding = true;
+    await run(3000, () => false);
+    expect(connection.link()).toEqual({ state: "connected", reconnects: 0 });
+    publisher.holding = false;
     await run(1000, () => true);
     expect(connection.link()).toEqual({ state: "connected", reconnects: 0 });
   });

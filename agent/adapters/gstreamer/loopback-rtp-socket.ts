@@ -7,8 +7,17 @@ import type { Logger } from "pino";
  * one sender that spoke first (the worker) is passed on, so a stray or malicious datagram is neither
  * forwarded into the clinical stream nor given to the RTP parser. One per media kind (video, audio).
  */
+/**
+ * The socket's receive buffer. The default (about 208 kB, some 90 datagrams of 1.2 kB in kernel
+ * accounting) overflows whenever the event loop is busy for a moment while a keyframe arrives: at a
+ * session's start (DTLS, three peers at once) the worker's forced keyframe was losing up to 170
+ * packets a feed here, before the pacer, where no NACK can bring them back. 4 MB is over a second of
+ * a 20 Mbit/s feed. The kernel caps it at `net.core.rmem_max` (docs/webrtc.md, "Start time").
+ */
+export const RTP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class LoopbackRtpSocket {
-  private readonly socket: Socket = createSocket("udp4");
+  private readonly socket: Socket = createSocket({ type: "udp4", recvBufferSize: RTP_RECEIVE_BUFFER_BYTES });
   private sender: string | undefined;
   private closed = false;
 

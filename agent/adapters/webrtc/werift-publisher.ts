@@ -14,6 +14,7 @@ import type { IceRestartResult, PublicationNetwork, Publisher, PublisherEvents }
 import { SpokeError, toSpokeError } from "../../core/errors.js";
 import { feedLevel, type PlannedFeedSettings } from "../../core/feed-plan.js";
 import type { FeedIceStatus } from "../../core/feed-status.js";
+import { createFirstKeyframeGate } from "../../core/first-keyframe-gate.js";
 import { iceStatus } from "../../core/ice-status.js";
 import { startsKeyframe } from "../../core/pacer.js";
 import { checkAnswerMedia, unusableAnswer } from "../../core/whip/answer-media.js";
@@ -42,6 +43,7 @@ import {
   type WhipSession,
 } from "../whip/whip-client.js";
 import { withWhipRetry } from "../whip/whip-retry.js";
+import { replayEarlyClientHello } from "./early-dtls.js";
 import {
   candidateAllowed,
   iceConnectionServers,
@@ -237,6 +239,8 @@ export class WeriftPublisher implements Publisher {
   private hubTurnTimer: NodeJS.Timeout | undefined;
   /** Every RTP packet leaves through the pacer, so a keyframe does not leave as one burst. */
   private readonly paced: PacedSender<PacedRtp>;
+  /** No video until the connection's first keyframe: the delta frames before it cannot be decoded. */
+  private readonly firstKeyframe = createFirstKeyframeGate();
 
   constructor(
     settings: PlannedFeedSettings,
@@ -305,6 +309,8 @@ export class WeriftPublisher implements Publisher {
       .then(() => this.log.info("ICE connected"))
       .catch(() => undefined);
     await this.setLocalOffer(await this.pc.createOffer());
+    // The hub's ClientHello may come before werift listens for DTLS: kept, not lost (see early-dtls).
+    replayEarlyClientHello(this.pc);
     const { sdp: offer, ice } = await this.offerWithCandidates();
     const session = await withWhipRetry(() => publishOffer(this.endpoint, offer), {
       maxAttempts: this.options.postAttempts ?? 1,
@@ -327,6 +333,7 @@ export class WeriftPublisher implements Publisher {
     } finally {
       this.disarmHubTurnRestart();
     }
+    this.firstKeyframe.connected(performance.now());
     this.log.info("WebRTC connected: media can flow");
     this.feedback.attach(transceiver, this.audio?.transceiver);
     this.pc.connectionStateChange.subscribe((state) => {
@@ -350,6 +357,10 @@ export class WeriftPublisher implements Publisher {
     if (this.audio) this.write(this.audio, packet);
   }
 
+  holdingVideo(): boolean {
+    return !this.firstKeyframe.open;
+  }
+
   markDiscontinuity(): void {
     this.video.discontinuity = true;
     if (this.audio) this.audio.discontinuity = true;
@@ -358,14 +369,17 @@ export class WeriftPublisher implements Publisher {
   /** Queues one packet in the pacer; it leaves through `send`. */
   private write(outgoing: Outgoing, packet: Buffer): void {
     if (this.closed) return;
+    const video = outgoing === this.video;
+    const keyframeStart = video && startsKeyframe(packet);
+    // Held back before the first keyframe: a new encoder's stream is still re-based on its first sent packet.
+    if (video && !this.firstKeyframe.admit(keyframeStart, performance.now())) return;
     const discontinuity = outgoing.discontinuity;
     outgoing.discontinuity = false;
-    const video = outgoing === this.video;
     this.paced.push({
       item: { outgoing, packet, discontinuity },
       sizeBytes: packet.length,
       kind: video ? "video" : "audio",
-      keyframeStart: video && startsKeyframe(packet),
+      keyframeStart,
     });
   }
 
