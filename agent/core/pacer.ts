@@ -29,6 +29,7 @@ export const DEFAULT_DROP_AFTER_US = 1_000_000;
 const STALL_GAP_US = 100_000;
 /** The input rate is measured over this long. */
 const INPUT_WINDOW_US = 1_000_000;
+const DEBT_EPSILON_BYTES = 1e-3;
 
 export type PacketKind = "audio" | "video";
 
@@ -117,7 +118,9 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
   const drainDebt = (nowUs: number) => {
     const rate = pace(nowUs);
     if (lastUs !== undefined) debtBytes -= rate * Math.max(0, nowUs - lastUs);
-    debtBytes = Math.max(debtBytes, -rate * burstUs);
+    // Idle time earns at most one burst of credit. Time that packets spent queued is owed to them in
+    // full: a timer that fires late (a busy event loop) must not slow the pace below what was set.
+    if (audio.length + video.length === 0) debtBytes = Math.max(debtBytes, -rate * burstUs);
     lastUs = nowUs;
     return rate;
   };
@@ -143,6 +146,8 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
 
     enqueue(packet, nowUs) {
       noteCall(nowUs);
+      // Settle the idle time before this packet (capped at one burst) so that it is not counted as waiting.
+      if (audio.length + video.length === 0) drainDebt(nowUs);
       inputs.push({ atUs: nowUs, bytes: packet.sizeBytes });
       inputBytes += packet.sizeBytes;
       if (packet.kind === "video") {
@@ -161,7 +166,8 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
       dropStaleVideo(nowUs);
       drainDebt(nowUs);
       const out: T[] = [];
-      while (debtBytes <= 0) {
+      // A debt left by rounding (a timer set for the moment it reaches zero) must not hold a packet back.
+      while (debtBytes <= DEBT_EPSILON_BYTES) {
         const packet = audio.length > 0 ? audio.shift() : video.shift();
         if (!packet) break;
         queuedBytes -= packet.sizeBytes;
@@ -169,6 +175,7 @@ export function createPacer<T>(options: PacerOptions = {}): Pacer<T> {
         out.push(packet.item);
       }
       if (audio.length === 0 && video.length === 0) {
+        debtBytes = Math.max(debtBytes, -pace(nowUs) * burstUs);
         queuedBytes = 0;
         inputs = inputs.filter((i) => i.atUs >= nowUs - INPUT_WINDOW_US);
       }

@@ -52,6 +52,18 @@ describe("pacer", () => {
     expect(last).toBeLessThan(180_000);
   });
 
+  it("keeps its pace when its timer fires late: what waited meanwhile leaves at once", () => {
+    const keyframe = Array.from({ length: 40 }, (_, i) => ({ atUs: 0, packet: video(i, 1_200, i === 0) }));
+    const onTime = createPacer<number>();
+    onTime.setTargetKbps(1_000);
+    const late = createPacer<number>();
+    late.setTargetKbps(1_000);
+    // A busy event loop: the timer comes every 40 ms, four bursts' worth, whatever the pacer asked for.
+    const lastOnTime = run(onTime, keyframe, 1_000_000).at(-1)?.atUs ?? 0;
+    const lastLate = run(late, keyframe, 1_000_000, 40_000).at(-1)?.atUs ?? 0;
+    expect(lastLate).toBeLessThanOrEqual(lastOnTime + 40_000);
+  });
+
   it("paces at a multiple of the target", () => {
     const pacer = createPacer<number>({ pacingFactor: 2 });
     pacer.setTargetKbps(4_000);
