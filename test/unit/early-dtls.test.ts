@@ -17,6 +17,26 @@ async function offeringPeer(): Promise<RTCPeerConnection> {
   return pc;
 }
 
+/** What the ICE connection's data listeners see when `early` arrives before DTLS starts in `role`. */
+async function dataSeenAs(role: "server" | "client", early: readonly Buffer[]): Promise<Buffer[]> {
+  const pc = await offeringPeer();
+  try {
+    replayEarlyClientHello(pc);
+    const [dtls] = pc.dtlsTransports;
+    if (!dtls) throw new Error("no DTLS transport");
+    const seen: Buffer[] = [];
+    dtls.iceTransport.connection.onData.subscribe((packet) => seen.push(packet));
+    for (const packet of early) dtls.iceTransport.connection.onData.execute(packet);
+    dtls.role = role;
+    dtls.onStateChange.execute("connecting");
+    dtls.state = "connecting";
+    await nextTurn();
+    return seen;
+  } finally {
+    await pc.close();
+  }
+}
+
 describe("the hub's early DTLS ClientHello", () => {
   it("is told from other DTLS records", () => {
     expect(isClientHello(CLIENT_HELLO)).toBe(true);
@@ -26,43 +46,12 @@ describe("the hub's early DTLS ClientHello", () => {
   });
 
   it("is handed again to the ICE connection's data once werift's DTLS server starts", async () => {
-    const pc = await offeringPeer();
-    try {
-      replayEarlyClientHello(pc);
-      const [dtls] = pc.dtlsTransports;
-      if (!dtls) throw new Error("no DTLS transport");
-      const seen: Buffer[] = [];
-      dtls.iceTransport.connection.onData.subscribe((packet) => seen.push(packet));
-      dtls.iceTransport.connection.onData.execute(record(22, 2));
-      dtls.iceTransport.connection.onData.execute(CLIENT_HELLO);
-      expect(seen).toHaveLength(2);
-      dtls.role = "server";
-      dtls.onStateChange.execute("connecting");
-      dtls.state = "connecting";
-      await nextTurn();
-      expect(seen).toHaveLength(3);
-      expect(seen[2]).toBe(CLIENT_HELLO);
-    } finally {
-      await pc.close();
-    }
+    const seen = await dataSeenAs("server", [record(22, 2), CLIENT_HELLO]);
+    expect(seen).toHaveLength(3);
+    expect(seen[2]).toBe(CLIENT_HELLO);
   });
 
   it("is not handed to werift as a DTLS client, which speaks first", async () => {
-    const pc = await offeringPeer();
-    try {
-      replayEarlyClientHello(pc);
-      const [dtls] = pc.dtlsTransports;
-      if (!dtls) throw new Error("no DTLS transport");
-      const seen: Buffer[] = [];
-      dtls.iceTransport.connection.onData.subscribe((packet) => seen.push(packet));
-      dtls.iceTransport.connection.onData.execute(CLIENT_HELLO);
-      dtls.role = "client";
-      dtls.onStateChange.execute("connecting");
-      dtls.state = "connecting";
-      await nextTurn();
-      expect(seen).toHaveLength(1);
-    } finally {
-      await pc.close();
-    }
+    expect(await dataSeenAs("client", [CLIENT_HELLO])).toHaveLength(1);
   });
 });
