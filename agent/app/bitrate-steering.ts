@@ -9,7 +9,7 @@ import {
   type StepHold,
 } from "../core/congestion/index.js";
 import { toSpokeError } from "../core/errors.js";
-import type { FeedNetworkStatus } from "../core/feed-status.js";
+import type { FeedNetworkStatus, LinkFigures } from "../core/feed-status.js";
 import { climbRung, type DegradationPolicy } from "../core/profiles.js";
 import type { MediaFeed, PublicationNetwork } from "./ports.js";
 
@@ -162,11 +162,7 @@ export class BitrateSteering {
     next: number,
     nowMs: number,
   ): number {
-    let hold = this.holds.get(steered.id);
-    if (!hold) {
-      hold = createStepHold();
-      this.holds.set(steered.id, hold);
-    }
+    const hold = perFeed(this.holds, steered.id, createStepHold);
     const supported = climbRung(steered.policy, demand.step, shareKbps, demand.bestStep);
     return hold.update({ nowMs, current: demand.step, next, supported });
   }
@@ -178,11 +174,7 @@ export class BitrateSteering {
     step: number,
     nowMs: number,
   ): number {
-    let guard = this.guards.get(steered.id);
-    if (!guard) {
-      guard = createOvershootGuard();
-      this.guards.set(steered.id, guard);
-    }
+    const guard = perFeed(this.guards, steered.id, createOvershootGuard);
     const before = guard.bestAllowed();
     const best = guard.update({
       nowMs,
@@ -206,10 +198,20 @@ export class BitrateSteering {
   }
 }
 
+/** A feed's own state in `states`, made on first use. */
+function perFeed<T>(states: Map<string, T>, feedId: string, create: () => T): T {
+  let state = states.get(feedId);
+  if (state === undefined) {
+    state = create();
+    states.set(feedId, state);
+  }
+  return state;
+}
+
 /** What health shows of the publication's link beside the estimate: only the figures it has. */
-function linkFigures(network: PublicationNetwork): Partial<FeedNetworkStatus> {
+function linkFigures(network: PublicationNetwork): LinkFigures {
   const { rttMs, lossPercent, jitterMs, sentKbps, requests, ice } = network;
-  const figures: Partial<FeedNetworkStatus> = {};
+  const figures: LinkFigures = {};
   if (rttMs !== undefined) figures.rttMs = rttMs;
   if (lossPercent !== undefined) figures.lossPercent = lossPercent;
   if (jitterMs !== undefined) figures.jitterMs = jitterMs;

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { SpokeError } from "../core/errors.js";
 import type { PlannedFeedSettings } from "../core/feed-plan.js";
-import type { FeedIceStatus, FeedRequestCounts, FeedStatus } from "../core/feed-status.js";
+import type { FeedStatus, LinkFigures } from "../core/feed-status.js";
 import type { SystemSnapshot } from "../core/health.js";
 
 /** The edges the application talks to; adapters implement them, tests may swap them. */
@@ -84,15 +84,8 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-export interface PublicationNetwork {
+export interface PublicationNetwork extends LinkFigures {
   estimateKbps: number;
-  rttMs?: number;
-  lossPercent?: number;
-  jitterMs?: number;
-  /** What the publication sent over the last second or so (RTP as it left the pacer, as the link carries it). */
-  sentKbps?: number;
-  requests?: FeedRequestCounts;
-  ice?: FeedIceStatus;
 }
 
 export type PublisherFactory = (feed: PlannedFeedSettings, events: PublisherEvents, log: Logger) => Publisher;

@@ -60,7 +60,20 @@ export interface FeedStatus {
   nextRetryInMs?: number;
 }
 
-export interface FeedNetworkStatus {
+/** What a publication measures of its link to the hub, beside its estimate: only the figures it has. */
+export interface LinkFigures {
+  rttMs?: number;
+  lossPercent?: number;
+  /** Interarrival jitter from the hub's last receiver report, ms. */
+  jitterMs?: number;
+  /** What the publication sent over the last second or so (RTP as it left the pacer, as the link carries it), kbit/s. */
+  sentKbps?: number;
+  /** The hub's NACK, PLI and FIR received this publication. */
+  requests?: FeedRequestCounts;
+  ice?: FeedIceStatus;
+}
+
+export interface FeedNetworkStatus extends LinkFigures {
   /** The publication's own estimate of what its path carries, kbit/s. */
   estimateKbps: number;
   /** Its share after the site's feeds were allotted by priority (and the site budget), kbit/s. */
@@ -72,15 +85,6 @@ export interface FeedNetworkStatus {
    * until its output has fitted for a while.
    */
   overshootStep?: number;
-  rttMs?: number;
-  lossPercent?: number;
-  /** Interarrival jitter from the hub's last receiver report, ms. */
-  jitterMs?: number;
-  /** What the publication sent over the last second or so (RTP as the link carries it), kbit/s. */
-  sentKbps?: number;
-  /** The hub's NACK, PLI and FIR received this publication. */
-  requests?: FeedRequestCounts;
-  ice?: FeedIceStatus;
 }
 
 export interface FeedRequestCounts {
