@@ -90,8 +90,8 @@ export class TransportFeedbackLoop {
   private feedbackReceived = 0;
   private rtcpMalformed = 0;
   private stateLoggedUs = Number.NEGATIVE_INFINITY;
-  /** Bytes stamped since the state was last logged: what we sent, beside what was delivered. */
-  private bytesSinceLog = 0;
+  /** `bytesSent` when the state was last logged: what we sent since, beside what was delivered. */
+  private bytesAtLog = 0;
   private jitterMs: number | undefined;
   private readonly requests: FeedbackRequestCounts = { nacks: 0, nackedPackets: 0, plis: 0, firs: 0 };
   private readonly firAsksKeyframe = createFirFilter();
@@ -149,7 +149,6 @@ export class TransportFeedbackLoop {
     this.packetsStamped += 1;
     // What the link carries of it: RTP header with extensions, payload, and the SRTP tag.
     const sizeBytes = packet.header.serializeSize + packet.payload.length + 10;
-    this.bytesSinceLog += sizeBytes;
     this.bytesSent += sizeBytes;
     this.controller.onPacketSent({ sequence: this.sequence, sendTimeUs: this.nowUs(), sizeBytes });
     return packet;
@@ -188,9 +187,9 @@ export class TransportFeedbackLoop {
   private logState(nowUs: number): void {
     const log = this.options.log;
     if (!log || nowUs - this.stateLoggedUs < STATE_LOG_INTERVAL_US || !log.isLevelEnabled("debug")) return;
-    const sentKbps = (this.bytesSinceLog * 8 * 1000) / (nowUs - this.stateLoggedUs);
+    const sentKbps = ((this.bytesSent - this.bytesAtLog) * 8 * 1000) / (nowUs - this.stateLoggedUs);
     this.stateLoggedUs = nowUs;
-    this.bytesSinceLog = 0;
+    this.bytesAtLog = this.bytesSent;
     const state = this.controller.state(nowUs);
     const { usage, rateControl, probing, targetKbps, delayBasedKbps, lossBoundKbps, deliveredKbps, rttUs } =
       state;
